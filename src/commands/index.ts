@@ -1,0 +1,14 @@
+/** The full command table of a node. */
+import { connectionCommands } from './connection.js';
+import { keyCommands } from './keys.js';
+import { serverCommands } from './server.js';
+import { stringCommands } from './strings.js';
+import { CommandTable } from './table.js';
+import { vCommands } from './vcommands.js';
+
+export function buildCommandTable(): CommandTable {
+  const table = new CommandTable();
+  table.add(...connectionCommands, ...stringCommands, ...keyCommands, ...vCommands);
+  table.add(...serverCommands(table));
+  return table;
+}

@@ -1,0 +1,280 @@
+/**
+ * Server commands: COMMAND, CONFIG, INFO, DBSIZE, FLUSHALL/FLUSHDB, TIME.
+ */
+import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
+import { DynisError, Errors } from '../errors.js';
+import { MapReply, OK, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
+import { globToRegExp, isWord, upper } from './args.js';
+import type { CommandContext } from './context.js';
+import { cmd, NO_KEYS, type CommandSpec, type CommandTable } from './table.js';
+
+/** The Redis version we report: clients pick features by it; we implement 7.x semantics. */
+export const REDIS_VERSION = '7.0.15';
+export const DYNIS_VERSION = '0.1.0';
+
+function commandEntry(spec: CommandSpec, fullName = spec.name): Reply {
+  return [fullName, spec.arity, spec.flags.map((f) => new SimpleString(f.replace('_', '-'))), spec.firstKey, spec.lastKey, spec.step];
+}
+
+function commandCommand(table: CommandTable): CommandSpec {
+  return cmd('command', -1, ['random', 'loading', 'stale'], NO_KEYS, (_ctx, args) => {
+    if (args.length > 1) throw Errors.unknownSubcommand((args[1] as Buffer).toString('utf8'), 'command');
+    return [...table.all()].map((s) => commandEntry(s));
+  }, [
+    cmd('count', 2, ['loading', 'stale'], NO_KEYS, () => table.size),
+    cmd('info', -2, ['loading', 'stale'], NO_KEYS, (_ctx, args) => {
+      if (args.length === 2) return [...table.all()].map((s) => commandEntry(s));
+      return args.slice(2).map((a) => {
+        const spec = table.get(a.toString('latin1').toLowerCase());
+        return spec ? commandEntry(spec) : null;
+      });
+    }),
+    cmd('list', -2, ['loading', 'stale'], NO_KEYS, () => [...table.all()].map((s) => s.name)),
+    // redis-cli asks for COMMAND DOCS to build its hints; this error sends it to its built-in help.
+    cmd('docs', -2, ['loading', 'stale'], NO_KEYS, () => {
+      throw new DynisError('ERR', 'COMMAND DOCS is not supported by dynis; clients fall back to their built-in help');
+    }),
+    cmd('getkeys', -3, ['loading', 'stale'], NO_KEYS, (_ctx, args) => {
+      const spec = table.get((args[2] as Buffer).toString('latin1').toLowerCase());
+      if (!spec) throw new DynisError('ERR', 'Invalid command specified');
+      const cmdArgs = args.slice(2);
+      if ((spec.arity > 0 && cmdArgs.length !== spec.arity) || cmdArgs.length < -spec.arity) {
+        throw new DynisError('ERR', 'Invalid number of arguments specified for command');
+      }
+      if (spec.firstKey === 0) throw new DynisError('ERR', 'The command has no key arguments');
+      const last = spec.lastKey < 0 ? cmdArgs.length + spec.lastKey : spec.lastKey;
+      const keys: Buffer[] = [];
+      for (let i = spec.firstKey; i <= last; i += spec.step) keys.push(cmdArgs[i] as Buffer);
+      return keys;
+    }),
+    cmd('help', 2, ['loading', 'stale'], NO_KEYS, () =>
+      ['COMMAND [<subcommand>]', 'COUNT', 'INFO [<command-name> ...]', 'LIST', 'GETKEYS <full-command>', 'HELP'].map((s) => new SimpleString(s)),
+    ),
+  ]);
+}
+
+/** The values CONFIG GET reports: ours, plus the Redis settings that tools ask about. */
+function configValues(ctx: CommandContext): Array<[string, string]> {
+  const c = ctx.server.config;
+  return [
+    ['port', String(ctx.server.listeningPort())],
+    ['bind', c.bind],
+    ['dir', c.dir],
+    ['requirepass', c.requirepass ?? ''],
+    ['maxclients', String(c.maxclients)],
+    ['timeout', String(c.timeout)],
+    ['proto-max-bulk-len', String(c.protoMaxBulkLen)],
+    ['protected-mode', c.protectedMode ? 'yes' : 'no'],
+    ['fsync', c.fsync],
+    ['appendonly', 'yes'],
+    ['appendfsync', c.fsync],
+    ['save', ''],
+    ['databases', '1'],
+    ['maxmemory', '0'],
+    ['maxmemory-policy', 'noeviction'],
+    ['cluster-enabled', 'no'],
+    ['partitions', String(c.partitions)],
+    ['partition-scheme', c.partitionScheme],
+    ['n', String(c.n)],
+    ['r', String(c.r)],
+    ['w', String(c.w)],
+    ['loglevel', c.loglevel],
+  ];
+}
+
+function configCommand(): CommandSpec {
+  return cmd('config', -2, [], NO_KEYS, undefined, [
+    cmd('get', -3, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (ctx, args) => {
+      const values = configValues(ctx);
+      const out: Array<[Reply, Reply]> = [];
+      const seen = new Set<string>();
+      for (const patternArg of args.slice(2)) {
+        const re = globToRegExp(patternArg.toString('latin1').toLowerCase());
+        for (const [name, value] of values) {
+          if (!seen.has(name) && re.test(name)) {
+            seen.add(name);
+            out.push([name, value]);
+          }
+        }
+      }
+      return new MapReply(out);
+    }),
+    cmd('set', -4, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (_ctx, args) => {
+      // Settings are fixed at start in this version; refuse with Redis's wording for unknown ones.
+      throw new DynisError('ERR', `Unknown option or number of arguments for CONFIG SET - '${(args[2] as Buffer).toString('utf8')}'`);
+    }),
+    cmd('resetstat', 2, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (ctx) => {
+      const s = ctx.server.stats;
+      s.totalCommands = 0;
+      s.keyspaceHits = 0;
+      s.keyspaceMisses = 0;
+      s.expiredKeys = 0;
+      s.protocolErrors = 0;
+      s.rejectedConnections = 0;
+      return OK;
+    }),
+    cmd('help', 2, ['loading', 'stale'], NO_KEYS, () =>
+      ['CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:', 'GET <pattern>', 'SET <directive> <value>', 'RESETSTAT', 'HELP'].map(
+        (s) => new SimpleString(s),
+      ),
+    ),
+  ]);
+}
+
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace', 'dynis'];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS];
+
+async function infoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+  let sections = DEFAULT_SECTIONS;
+  if (args.length > 1) {
+    const asked = args.slice(1).map((a) => a.toString('latin1').toLowerCase());
+    sections = asked.some((s) => s === 'all' || s === 'everything') ? ALL_SECTIONS : asked.filter((s) => s !== 'default');
+    if (asked.includes('default')) sections = [...new Set([...DEFAULT_SECTIONS, ...sections])];
+  }
+  const parts: string[] = [];
+  for (const section of sections) {
+    const body = await infoSection(ctx, section);
+    if (body !== undefined) parts.push(body);
+  }
+  return new VerbatimReply(parts.join('\r\n'));
+}
+
+async function infoSection(ctx: CommandContext, section: string): Promise<string | undefined> {
+  const { server } = ctx;
+  const lines = (title: string, kv: Array<[string, string | number]>): string =>
+    `# ${title}\r\n${kv.map(([k, v]) => `${k}:${v}\r\n`).join('')}`;
+  const mem = memoryUsage();
+  switch (section) {
+    case 'server':
+      return lines('Server', [
+        ['redis_version', REDIS_VERSION],
+        ['dynis_version', DYNIS_VERSION],
+        ['redis_mode', 'standalone'],
+        ['os', `${process.platform} ${process.arch}`],
+        ['arch_bits', 64],
+        ['process_id', pid],
+        ['run_id', server.runId],
+        ['tcp_port', server.listeningPort()],
+        ['uptime_in_seconds', Math.floor((Date.now() - server.startedAtMs) / 1000)],
+        ['uptime_in_days', Math.floor((Date.now() - server.startedAtMs) / 86_400_000)],
+        ['executable', process.argv[1] ?? ''],
+        ['node_version', process.version],
+      ]);
+    case 'clients':
+      return lines('Clients', [
+        ['connected_clients', server.clients.size],
+        ['maxclients', server.config.maxclients],
+        ['blocked_clients', 0],
+      ]);
+    case 'memory':
+      return lines('Memory', [
+        ['used_memory', mem.heapUsed + mem.external],
+        ['used_memory_rss', mem.rss],
+        ['used_memory_peak', mem.rss],
+        ['maxmemory', 0],
+        ['maxmemory_policy', 'noeviction'],
+      ]);
+    case 'persistence':
+      return lines('Persistence', [
+        ['loading', 0],
+        ['async_loading', 0],
+        ['rdb_changes_since_last_save', 0],
+        ['aof_enabled', 1],
+        ['aof_rewrite_in_progress', 0],
+        ['storage_engine', 'rocksdb'],
+        ['fsync', server.config.fsync],
+      ]);
+    case 'stats':
+      return lines('Stats', [
+        ['total_connections_received', server.stats.totalConnections],
+        ['total_commands_processed', server.stats.totalCommands],
+        ['total_net_input_bytes', server.stats.netInputBytes],
+        ['total_net_output_bytes', server.stats.netOutputBytes],
+        ['rejected_connections', server.stats.rejectedConnections],
+        ['expired_keys', server.stats.expiredKeys],
+        ['keyspace_hits', server.stats.keyspaceHits],
+        ['keyspace_misses', server.stats.keyspaceMisses],
+        ['total_error_replies', 0],
+        ['protocol_errors', server.stats.protocolErrors],
+      ]);
+    case 'replication':
+      return lines('Replication', [
+        ['role', 'master'],
+        ['connected_slaves', 0],
+      ]);
+    case 'cpu': {
+      const cpu = cpuUsage();
+      return lines('CPU', [
+        ['used_cpu_sys', (cpu.system / 1e6).toFixed(6)],
+        ['used_cpu_user', (cpu.user / 1e6).toFixed(6)],
+        ['uptime_process_seconds', uptime().toFixed(0)],
+      ]);
+    }
+    case 'keyspace': {
+      const { keys, expires } = await server.kv.countLive();
+      return lines('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
+    }
+    case 'dynis': {
+      const s = server.store.stats;
+      const cache = server.store.cacheStats;
+      return lines('Dynis', [
+        ['node_id', server.identity.nodeId],
+        ['actor', server.identity.actor],
+        ['n', server.config.n],
+        ['r', server.config.r],
+        ['w', server.config.w],
+        ['partitions', server.config.partitions],
+        ['partition_scheme', server.config.partitionScheme],
+        ['fsync', server.config.fsync],
+        ['kv_reads', server.kv.stats.reads],
+        ['kv_writes', server.kv.stats.writes],
+        ['siblings_seen', server.kv.stats.siblingsSeen],
+        ['storage_batches', s.batches],
+        ['storage_batched_ops', s.batchedOps],
+        ['storage_engine_gets', s.engineGets],
+        ['cache_hits', s.cacheHits],
+        ['cache_entries', cache.entries],
+        ['cache_bytes', cache.bytes],
+      ]);
+    }
+    default:
+      return undefined;
+  }
+}
+
+async function flushCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+  if (args.length > 2 || (args.length === 2 && !isWord(args[1], 'ASYNC') && !isWord(args[1], 'SYNC'))) throw Errors.syntax();
+  await ctx.server.kv.flushAll();
+  return OK;
+}
+
+export function serverCommands(table: CommandTable): CommandSpec[] {
+  return [
+    commandCommand(table),
+    configCommand(),
+    cmd('info', -1, ['loading', 'stale'], NO_KEYS, infoCommand),
+    cmd('dbsize', 1, ['readonly', 'fast'], NO_KEYS, async (ctx) => (await ctx.server.kv.countLive()).keys),
+    cmd('flushall', -1, ['write'], NO_KEYS, flushCommand),
+    cmd('flushdb', -1, ['write'], NO_KEYS, flushCommand),
+    cmd('time', 1, ['loading', 'stale', 'fast'], NO_KEYS, () => {
+      const us = BigInt(Date.now()) * 1000n + BigInt(Math.floor((performance.now() % 1) * 1000));
+      return [String(us / 1_000_000n), String(us % 1_000_000n)];
+    }),
+    cmd('lastsave', 1, ['loading', 'stale', 'fast'], NO_KEYS, (ctx) => Math.floor(ctx.server.startedAtMs / 1000)),
+    cmd('save', 1, ['admin', 'noscript'], NO_KEYS, async (ctx) => {
+      await ctx.server.store.syncNow();
+      return OK;
+    }),
+    cmd('bgsave', -1, ['admin', 'noscript'], NO_KEYS, async (ctx) => {
+      await ctx.server.store.syncNow();
+      return new SimpleString('Background saving started');
+    }),
+    cmd('memory', -2, [], NO_KEYS, undefined, [
+      cmd('usage', -3, ['readonly'], [2, 2, 1], async (ctx, args) => {
+        const w = await ctx.server.kv.get(args[2] as Buffer);
+        return w === undefined ? null : (w.value as Buffer).length + 64;
+      }),
+    ]),
+  ];
+}
+

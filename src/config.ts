@@ -1,0 +1,199 @@
+/**
+ * Node settings: defaults, parsing from a redis.conf-style file and from command-line flags,
+ * and validation with errors that name the setting and the allowed values.
+ *
+ * Precedence (later wins): defaults < config file (--config FILE) < command-line flags.
+ * The config file has one `name value` per line, `#` comments, like redis.conf; names are
+ * the flag names without the leading dashes.
+ */
+import { readFileSync } from 'node:fs';
+import { limits } from './limits.js';
+import type { FsyncPolicy } from './storage/replica-store.js';
+
+export interface NodeConfig {
+  port: number;
+  bind: string;
+  dir: string;
+  requirepass: string | null;
+  maxclients: number;
+  fsync: FsyncPolicy;
+  protoMaxBulkLen: number;
+  /** Close idle clients after this many seconds (0 = never), like Redis's `timeout`. */
+  timeout: number;
+  /** Node id recorded in a new data dir; an existing dir keeps its own. */
+  nodeId: string | undefined;
+  /** Partitions (Q): fixed at cluster creation, power of two. */
+  partitions: number;
+  partitionScheme: 'redis-slot' | 'md5';
+  n: number;
+  r: number;
+  w: number;
+  loglevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Bytes of decoded values kept in the read cache. */
+  cacheBytes: number;
+  /** Refuse non-loopback clients when no password is set (Redis protected mode). */
+  protectedMode: boolean;
+}
+
+export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
+  port: 6379,
+  bind: '127.0.0.1',
+  dir: './data/node-6379',
+  requirepass: null,
+  maxclients: limits.maxClients,
+  fsync: 'everysec',
+  protoMaxBulkLen: limits.protoMaxBulkLenBytes,
+  timeout: 0,
+  nodeId: undefined,
+  partitions: 256,
+  partitionScheme: 'redis-slot',
+  n: 1,
+  r: 1,
+  w: 1,
+  loglevel: 'info',
+  cacheBytes: limits.readCacheMaxBytes,
+  protectedMode: true,
+});
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser = (value: string, name: string) => unknown;
+
+const int =
+  (min: number, max: number): Parser =>
+  (v, name) => {
+    if (!/^-?\d+$/.test(v)) throw new ConfigError(`${name}: '${v}' is not an integer (allowed: ${min}..${max})`);
+    const n = Number(v);
+    if (n < min || n > max) throw new ConfigError(`${name}: ${n} is out of range (allowed: ${min}..${max})`);
+    return n;
+  };
+const oneOf =
+  (...allowed: string[]): Parser =>
+  (v, name) => {
+    if (!allowed.includes(v)) throw new ConfigError(`${name}: '${v}' is not allowed (allowed: ${allowed.join(', ')})`);
+    return v;
+  };
+const str: Parser = (v) => v;
+const yesno: Parser = (v, name) => {
+  if (v === 'yes' || v === 'true') return true;
+  if (v === 'no' || v === 'false') return false;
+  throw new ConfigError(`${name}: '${v}' is not allowed (allowed: yes, no)`);
+};
+/** Redis memory units: 512mb, 1gb, 100k … */
+const bytes: Parser = (v, name) => {
+  const m = /^(\d+)(b|k|kb|m|mb|g|gb)?$/i.exec(v);
+  if (!m) throw new ConfigError(`${name}: '${v}' is not a size (e.g. 512mb)`);
+  const unit = (m[2] ?? 'b').toLowerCase();
+  const mul: Record<string, number> = { b: 1, k: 1000, kb: 1024, m: 1e6, mb: 1024 ** 2, g: 1e9, gb: 1024 ** 3 };
+  return Number(m[1]) * (mul[unit] as number);
+};
+
+/** Every setting: its key in NodeConfig, its parser, and a one-line description (--help, README). */
+export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; help: string }> = {
+  port: { key: 'port', parse: int(1, 65535), help: 'client (RESP) port' },
+  bind: { key: 'bind', parse: str, help: 'address to listen on (default 127.0.0.1)' },
+  dir: { key: 'dir', parse: str, help: 'data directory (RocksDB)' },
+  requirepass: { key: 'requirepass', parse: str, help: 'password clients must AUTH with' },
+  maxclients: { key: 'maxclients', parse: int(1, 1_000_000), help: 'maximum connected clients' },
+  fsync: { key: 'fsync', parse: oneOf('always', 'everysec', 'no'), help: 'always | everysec | no (like appendfsync)' },
+  'proto-max-bulk-len': { key: 'protoMaxBulkLen', parse: bytes, help: 'largest bulk string a client may send' },
+  timeout: { key: 'timeout', parse: int(0, 365 * 24 * 3600), help: 'close clients idle this many seconds (0 = never)' },
+  'node-id': { key: 'nodeId', parse: str, help: 'node id recorded in a new data dir' },
+  partitions: { key: 'partitions', parse: int(1, 16384), help: 'ring partitions Q, a power of two (fixed at creation)' },
+  'partition-scheme': { key: 'partitionScheme', parse: oneOf('redis-slot', 'md5'), help: 'key → partition function' },
+  loglevel: { key: 'loglevel', parse: oneOf('debug', 'info', 'warn', 'error'), help: 'log level' },
+  'cache-bytes': { key: 'cacheBytes', parse: bytes, help: 'read cache size (e.g. 256mb)' },
+  'protected-mode': { key: 'protectedMode', parse: yesno, help: 'refuse non-loopback clients without a password' },
+};
+
+/** Parse a redis.conf-style file into setting overrides. */
+export function parseConfigFile(text: string, source: string): Partial<NodeConfig> {
+  const out: Record<string, unknown> = {};
+  text.split(/\r?\n/).forEach((line, i) => {
+    const trimmed = line.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    const m = /^(\S+)\s+(.*)$/.exec(trimmed);
+    if (!m) throw new ConfigError(`${source}:${i + 1}: expected 'name value'`);
+    const name = (m[1] as string).toLowerCase();
+    let value = (m[2] as string).trim();
+    if (/^".*"$/.test(value)) value = value.slice(1, -1);
+    const setting = settings[name];
+    if (!setting) throw new ConfigError(`${source}:${i + 1}: unknown setting '${name}'`);
+    out[setting.key] = setting.parse(value, name);
+  });
+  return out as Partial<NodeConfig>;
+}
+
+/**
+ * Parse `--name value` flags (also `--name=value`) for the settings above. Returns the
+ * overrides and the path given with --config, if any. Unknown flags are errors.
+ */
+export function parseFlags(argv: readonly string[], extra: readonly string[] = []): {
+  overrides: Partial<NodeConfig>;
+  configFile: string | undefined;
+  rest: Record<string, string>;
+} {
+  const overrides: Record<string, unknown> = {};
+  const rest: Record<string, string> = {};
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith('--')) throw new ConfigError(`unexpected argument '${arg}'`);
+    let name = arg.slice(2);
+    let value: string | undefined;
+    const eq = name.indexOf('=');
+    if (eq >= 0) {
+      value = name.slice(eq + 1);
+      name = name.slice(0, eq);
+    } else {
+      value = argv[++i];
+    }
+    if (value === undefined) throw new ConfigError(`--${name} needs a value`);
+    if (name === 'config') {
+      configFile = value;
+      continue;
+    }
+    if (extra.includes(name)) {
+      rest[name] = value;
+      continue;
+    }
+    const setting = settings[name];
+    if (!setting) throw new ConfigError(`unknown option --${name}`);
+    overrides[setting.key] = setting.parse(value, name);
+  }
+  return { overrides: overrides as Partial<NodeConfig>, configFile, rest };
+}
+
+/** Merge defaults, file and flags, then validate the whole. */
+export function buildConfig(argv: readonly string[], base: Partial<NodeConfig> = {}): NodeConfig {
+  const { overrides, configFile } = parseFlags(argv);
+  const fromFile = configFile ? parseConfigFile(readFileSync(configFile, 'utf8'), configFile) : {};
+  const config: NodeConfig = { ...defaultConfig, ...base, ...fromFile, ...overrides };
+  if (overrides.port !== undefined && overrides.dir === undefined && fromFile.dir === undefined && base.dir === undefined) {
+    config.dir = `./data/node-${config.port}`;
+  }
+  return validateConfig(config);
+}
+
+export function validateConfig(config: NodeConfig): NodeConfig {
+  if ((config.partitions & (config.partitions - 1)) !== 0) {
+    throw new ConfigError(`partitions: ${config.partitions} is not a power of two`);
+  }
+  if (!(config.n >= 1 && config.r >= 1 && config.w >= 1 && config.r <= config.n && config.w <= config.n)) {
+    throw new ConfigError(`n/r/w: need 1 <= r,w <= n (got n=${config.n} r=${config.r} w=${config.w})`);
+  }
+  if (config.requirepass === '') config.requirepass = null;
+  if (config.protoMaxBulkLen < 1024 * 1024) {
+    throw new ConfigError('proto-max-bulk-len: must be at least 1mb (as in Redis)');
+  }
+  return config;
+}
+
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || address.startsWith('127.') || address === '::ffff:127.0.0.1';
+}

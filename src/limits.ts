@@ -1,0 +1,66 @@
+/**
+ * Every bound of the system, in one place (TigerBeetle style: put a limit on everything).
+ * Values that Redis also has carry Redis's default. Settings that an operator may change
+ * are read from here as defaults by config.ts; the rest are fixed.
+ */
+export const limits = {
+  // --- Client protocol (Redis's values) -------------------------------------------------
+  /** proto-max-bulk-len: the largest bulk string a client may send (configurable). */
+  protoMaxBulkLenBytes: 512 * 1024 * 1024,
+  /** PROTO_INLINE_MAX_SIZE: an inline command or a `*`/`$` length line longer than this is refused. */
+  inlineMaxBytes: 64 * 1024,
+  /** Largest multibulk (argument count) Redis accepts: 1024*1024*1024 - 1... Redis checks > INT_MAX/1024*1024; we keep Redis's 1M-arg practical cap. */
+  multibulkMaxArgs: 1024 * 1024,
+  /** An unauthenticated client may send at most this many arguments (Redis 7). */
+  unauthMultibulkMaxArgs: 10,
+  /** An unauthenticated client may send bulks of at most this many bytes (Redis 7). */
+  unauthBulkMaxBytes: 16 * 1024,
+  /** client-query-buffer-limit: bytes buffered for one not-yet-complete request. */
+  queryBufferMaxBytes: 1024 * 1024 * 1024,
+  /** Hard limit of the output buffer of a normal client (client-output-buffer-limit normal is 0 in Redis; we bound it). */
+  outputBufferHardMaxBytes: 256 * 1024 * 1024,
+  /** Requests of one connection accepted but not yet replied; reading pauses beyond this (pipelining backpressure). */
+  pipelineInFlightMax: 1024,
+  /** maxclients default. */
+  maxClients: 10_000,
+  /** Length of a client name (CLIENT SETNAME); Redis has no explicit cap, we bound it. */
+  clientNameMaxBytes: 1024,
+
+  // --- Commands ---------------------------------------------------------------------------
+  /** Keys one MGET/MSET/DEL/EXISTS may name. */
+  keysPerCommandMax: 100_000,
+  /** SCAN COUNT is clamped to this. */
+  scanCountMax: 10_000,
+  /** KEYS refuses to return more than this many keys (use SCAN). */
+  keysReplyMax: 1_000_000,
+
+  // --- Versions ---------------------------------------------------------------------------
+  /** Siblings of one key above which a warning is logged. */
+  siblingsWarn: 25,
+  /** Siblings of one key above which new siblings from clients are refused (repair/handoff still merge). */
+  siblingsMax: 100,
+  /** Largest encoded sibling set (bytes) accepted from a client write. */
+  objectMaxBytes: 512 * 1024 * 1024 + 64 * 1024,
+  /** Entries of a version vector before pruning is considered. */
+  vectorEntriesPruneAbove: 50,
+  /** Minimum age of a vector entry before it may be pruned (ms). */
+  vectorPruneMinAgeMs: 24 * 60 * 60 * 1000,
+  /** Counter values reserved per persisted block of the actor's sequence (the next block is reserved at half use). */
+  dotBlockSize: 1_000_000,
+
+  // --- Storage ----------------------------------------------------------------------------
+  /** Operations gathered into one group commit before it is flushed early. */
+  groupCommitOpsMax: 4096,
+  /** Reads gathered into one getMany. */
+  groupReadKeysMax: 4096,
+  /** Keys examined per tick by the background expiry sweep. */
+  expirySweepKeysPerTick: 200,
+  /** Interval of the background expiry sweep. */
+  expirySweepIntervalMs: 100,
+  /** Bytes of decoded sibling sets kept in the read cache. */
+  readCacheMaxBytes: 256 * 1024 * 1024,
+  /** Entries kept in the read cache. */
+  readCacheMaxEntries: 1_000_000,
+} as const;
+
+export type Limits = typeof limits;
