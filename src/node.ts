@@ -78,22 +78,19 @@ export class DynisNode {
     const table = buildCommandTable();
     const startedAtMs = Date.now();
     const runId = randomBytes(20).toString('hex');
-    let context: ServerContext | undefined;
-    this.server = new RespServer(() => context as ServerContext, table);
-    const server = this.server;
-    context = {
+    const context: ServerContext = {
       config,
       kv,
       store: this.store,
       identity: this.identity,
       startedAtMs,
       stats,
-      get clients() {
-        return server.clients;
-      },
+      clients: new Map(),
       listeningPort: () => this.port,
       runId,
     };
+    this.server = new RespServer(context, table);
+    (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
     this.port = await this.server.listen(config.port, config.bind);
     this.sweeper.start();
     this.options.log?.(

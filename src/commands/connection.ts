@@ -5,7 +5,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { DynisError, Errors } from '../errors.js';
 import { limits } from '../limits.js';
 import { MapReply, OK, PONG, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
-import { intArg, isWord, upper } from './args.js';
+import { intArg, isWord, parseInt64, upper } from './args.js';
 import type { ClientState, CommandContext } from './context.js';
 import { cmd, NO_KEYS, type CommandSpec } from './table.js';
 import { REDIS_VERSION } from './server.js';
@@ -37,8 +37,10 @@ function helloCommand(ctx: CommandContext, args: Buffer[]): Reply {
   let protocol = client.protocol;
   let j = 1;
   if (args.length >= 2) {
-    const v = Number(intArg(args[1] as Buffer));
-    if (v < 2 || v > 3) throw Errors.noProto();
+    const parsed = parseInt64(args[1] as Buffer);
+    if (parsed === undefined) throw new DynisError('ERR', 'Protocol version is not an integer or out of range');
+    if (parsed < 2n || parsed > 3n) throw Errors.noProto();
+    const v = Number(parsed);
     protocol = v as 2 | 3;
     j = 2;
   }

@@ -4,7 +4,7 @@
 import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import { DynisError, Errors } from '../errors.js';
 import { MapReply, OK, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
-import { globToRegExp, isWord, upper } from './args.js';
+import { globToRegExp, isWord } from './args.js';
 import type { CommandContext } from './context.js';
 import { cmd, NO_KEYS, type CommandSpec, type CommandTable } from './table.js';
 

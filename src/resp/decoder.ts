@@ -236,8 +236,8 @@ export function parseLongLong(buf: Buffer, start: number, end: number): number |
     if (d < 0 || d > 9) return undefined;
     v = v * 10 + d;
   }
-  // int64 bounds; the float comparison is exact enough at these magnitudes to reject overflow.
-  if (v > 9223372036854775807) return undefined;
+  // int64 bounds (2^63 as a double): beyond them the value cannot be a valid length anyway.
+  if (v >= 2 ** 63) return undefined;
   return negative ? -v : v;
 }
 

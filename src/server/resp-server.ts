@@ -21,7 +21,7 @@ export class RespServer {
   private idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly context: () => ServerContext,
+    private readonly ctx: ServerContext,
     private readonly table: CommandTable,
   ) {
     this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
@@ -40,7 +40,7 @@ export class RespServer {
         const addr = this.server.address();
         resolve(typeof addr === 'object' && addr !== null ? addr.port : port);
       });
-      const ctx = this.context();
+      const ctx = this.ctx;
       if (ctx.config.timeout > 0) {
         this.idleTimer = setInterval(() => this.closeIdle(ctx.config.timeout * 1000), 1000);
         this.idleTimer.unref();
@@ -49,7 +49,7 @@ export class RespServer {
   }
 
   private accept(socket: Socket): void {
-    const ctx = this.context();
+    const ctx = this.ctx;
     ctx.stats.totalConnections++;
     const id = this.nextClientId++;
     const conn = new Connection(id, socket, ctx, this.table, (c) => this.connections.delete(c.id));

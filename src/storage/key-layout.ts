@@ -10,6 +10,12 @@
  * the whole keyspace is the 48-bit number partition·2^32 + hash. SCAN uses that number as
  * its cursor: it needs no server-side state, survives restarts, can be continued through any
  * node, and stays below 2^53 so clients that parse cursors as numbers keep it exact.
+ * (The shared design's data key is 'd' '|' partition key; the hash is inserted between the
+ * partition and the key for the SCAN cursor, and replica-store.ts relies on it.)
+ *
+ * The '|' after the one-letter prefix is a literal byte. Every later field is fixed-width or
+ * length-prefixed, so a user key may hold any bytes and needs no escaping, and the three kinds
+ * of keys occupy disjoint ranges ('d|', 'h|', 'm|').
  */
 const SEP = 0x7c; // '|'
 const DATA = 0x64; // 'd'
@@ -52,7 +58,7 @@ export function isDataKey(k: Buffer): boolean {
 
 /** The partition and user key of a data key (the key is a zero-copy slice). */
 export function parseDataKey(k: Buffer): { partition: number; key: Buffer } {
-  if (!isDataKey(k)) throw new Error('not a data key');
+  if (!isDataKey(k)) throw new Error(`not a data key: ${k.subarray(0, 16).toString('hex')}`);
   return { partition: k.readUInt16BE(2), key: k.subarray(DATA_HEADER_BYTES) };
 }
 
@@ -87,10 +93,15 @@ export function dataRange(): { gte: Buffer; lt: Buffer } {
   return { gte: Buffer.from([DATA, SEP]), lt: Buffer.from([DATA, SEP + 1]) };
 }
 
+function targetBytes(target: string): Buffer {
+  const t = Buffer.from(target, 'utf8');
+  if (t.length > 255) throw new RangeError(`hint target id longer than 255 bytes: ${target.slice(0, 40)}...`);
+  return t;
+}
+
 export function hintKey(target: string, partition: number, key: Buffer): Buffer {
   checkPartition(partition);
-  const t = Buffer.from(target, 'utf8');
-  if (t.length > 255) throw new RangeError('hint target id too long');
+  const t = targetBytes(target);
   const out = Buffer.allocUnsafe(3 + t.length + 2 + key.length);
   out[0] = HINT;
   out[1] = SEP;
@@ -101,10 +112,14 @@ export function hintKey(target: string, partition: number, key: Buffer): Buffer 
   return out;
 }
 
+export function isHintKey(k: Buffer): boolean {
+  return k.length >= 5 && k[0] === HINT && k[1] === SEP && k.length >= 5 + (k[2] as number);
+}
+
+/** The target node, partition and user key of a hint key (the key is a zero-copy slice). */
 export function parseHintKey(k: Buffer): { target: string; partition: number; key: Buffer } {
-  if (k.length < 5 || k[0] !== HINT || k[1] !== SEP) throw new Error('not a hint key');
+  if (!isHintKey(k)) throw new Error(`not a hint key: ${k.subarray(0, 16).toString('hex')}`);
   const len = k[2] as number;
-  if (k.length < 5 + len) throw new Error('truncated hint key');
   return {
     target: k.toString('utf8', 3, 3 + len),
     partition: k.readUInt16BE(3 + len),
@@ -114,22 +129,20 @@ export function parseHintKey(k: Buffer): { target: string; partition: number; ke
 
 /** [gte, lt) of every hint for one target node. */
 export function hintTargetRange(target: string): { gte: Buffer; lt: Buffer } {
-  const t = Buffer.from(target, 'utf8');
+  const t = targetBytes(target);
   const gte = Buffer.concat([Buffer.from([HINT, SEP, t.length]), t]);
-  const lt = Buffer.concat([gte, Buffer.from([0xff, 0xff, 0xff])]);
-  // Keys under the target are gte + u16 partition + key; incrementing the prefix bounds them.
-  return { gte, lt: incrementPrefix(gte) ?? lt };
+  // Every hint for the target is gte + partition + key, so gte with its last byte below 0xff
+  // incremented (and what follows dropped) bounds them all. The prefix starts with 'h', so
+  // such a byte always exists.
+  return { gte, lt: incrementPrefix(gte) };
 }
 
-function incrementPrefix(prefix: Buffer): Buffer | undefined {
+function incrementPrefix(prefix: Buffer): Buffer {
   const out = Buffer.from(prefix);
-  for (let i = out.length - 1; i >= 0; i--) {
-    if ((out[i] as number) < 0xff) {
-      out[i] = (out[i] as number) + 1;
-      return out.subarray(0, i + 1);
-    }
-  }
-  return undefined;
+  let i = out.length - 1;
+  while ((out[i] as number) === 0xff) i--;
+  out[i] = (out[i] as number) + 1;
+  return out.subarray(0, i + 1);
 }
 
 export function metaKey(name: string): Buffer {

@@ -32,8 +32,9 @@ describe('crash safety', () => {
     const first = await startDynis(['--fsync', 'always'], { dir });
     running.push(first);
     const actorBefore = await actorOf(first.port);
-    const c = new IORedis({ port: first.port, host: '127.0.0.1', maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    const c = new IORedis({ port: first.port, host: '127.0.0.1', maxRetriesPerRequest: 0, enableOfflineQueue: false, lazyConnect: true });
     c.on('error', () => undefined);
+    await c.connect();
     const acked = new Map<string, string>();
     // Writers keep going until the kill; only replies received count as acknowledged.
     let stop = false;
