@@ -23,8 +23,6 @@ import type { EngineSupports, RangeOptions, StorageEngine, WriteOp } from './eng
 
 /** Largest chunk before it is split; small enough that splicing into one is cheap. */
 const CHUNK_MAX = 1024;
-/** A chunk smaller than this is merged into its successor when both fit in one chunk. */
-const CHUNK_MIN = CHUNK_MAX / 4;
 /** The rocksdb binding reads the limit as an int32; both engines clamp to it alike. */
 const LIMIT_MAX = 0x7fffffff;
 
@@ -35,6 +33,14 @@ const LIMIT_MAX = 0x7fffffff;
 export class SortedKeys {
   private chunks: string[][] = [];
   private count = 0;
+  /** A chunk smaller than this is merged into its successor when both fit in one chunk. */
+  private readonly chunkMin: number;
+
+  /** chunkMax is a parameter only so that tests can exercise splits and merges with few keys. */
+  constructor(private readonly chunkMax: number = CHUNK_MAX) {
+    if (!Number.isInteger(chunkMax) || chunkMax < 2) throw new RangeError(`chunkMax must be an integer >= 2: ${chunkMax}`);
+    this.chunkMin = Math.max(1, chunkMax >>> 2);
+  }
 
   get size(): number {
     return this.count;
@@ -66,7 +72,7 @@ export class SortedKeys {
     const at = lowerBound(chunk, key);
     if (at === chunk.length) chunk.push(key);
     else chunk.splice(at, 0, key);
-    if (chunk.length > CHUNK_MAX) this.chunks.splice(c + 1, 0, chunk.splice(CHUNK_MAX >>> 1));
+    if (chunk.length > this.chunkMax) this.chunks.splice(c + 1, 0, chunk.splice(this.chunkMax >>> 1));
   }
 
   /** Removes a key that is known to be present. */
@@ -127,6 +133,24 @@ export class SortedKeys {
     return out;
   }
 
+  /**
+   * Throws if the structure is inconsistent: an empty or oversized chunk, keys out of order
+   * (within or across chunks) or a wrong count. For tests; it walks every key.
+   */
+  checkInvariants(): void {
+    let previous: string | undefined;
+    let seen = 0;
+    for (const chunk of this.chunks) {
+      if (chunk.length === 0 || chunk.length > this.chunkMax) throw new Error(`bad chunk size ${chunk.length}`);
+      for (const key of chunk) {
+        if (previous !== undefined && !(previous < key)) throw new Error('keys out of order');
+        previous = key;
+        seen++;
+      }
+    }
+    if (seen !== this.count) throw new Error(`count ${this.count} but ${seen} keys`);
+  }
+
   /** Removes chunk c if empty, or merges it into its successor if both are small. */
   private compact(c: number): void {
     const chunk = this.chunks[c];
@@ -136,7 +160,7 @@ export class SortedKeys {
       return;
     }
     const next = this.chunks[c + 1];
-    if (chunk.length < CHUNK_MIN && next !== undefined && chunk.length + next.length <= CHUNK_MAX) {
+    if (chunk.length < this.chunkMin && next !== undefined && chunk.length + next.length <= this.chunkMax) {
       this.chunks.splice(c, 2, chunk.concat(next));
     }
   }
