@@ -125,7 +125,7 @@ export function storageConformance(name: string, supports: { persistent: boolean
       );
     });
 
-    it.runIf(supports.persistent)('keeps data across close and reopen', async () => {
+    if (supports.persistent) it('keeps data across close and reopen', async () => {
       expect(db.supports.persistent).toBe(true);
       if (!h.reopen) throw new Error('a persistent engine harness must provide reopen()');
       await db.write([{ type: 'put', key: b('p'), value: b('kept') }], { sync: true });
