@@ -51,6 +51,8 @@ export const limits = {
   // --- Storage ----------------------------------------------------------------------------
   /** Operations gathered into one group commit before it is flushed early. */
   groupCommitOpsMax: 4096,
+  /** Write batches handed to the engine at once (its thread pool runs them in parallel). */
+  writeBatchesInFlightMax: 4,
   /** Reads gathered into one getMany. */
   groupReadKeysMax: 4096,
   /** Keys examined per tick by the background expiry sweep. */

@@ -6,7 +6,7 @@
  */
 import { DynisError, Errors } from '../errors.js';
 import { limits } from '../limits.js';
-import type { MutationFn } from '../replication/coordinator.js';
+import { NOT_READY, type MutationFn } from '../replication/coordinator.js';
 import { OK, type Reply } from '../resp/reply.js';
 import { resolveLive, type Sibling } from '../versions/dvv.js';
 import { bigIntArg, INT64_MAX, INT64_MIN, parseInt64, upper } from './args.js';
@@ -111,10 +111,17 @@ function setCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   return setGeneric(ctx, args[1] as Buffer, { flags: flags | F_SET, value: args[2] as Buffer, expireAt });
 }
 
-async function getCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
-  const winner = await ctx.server.kv.get(args[1] as Buffer);
-  countHit(ctx, winner);
-  return winner?.value ?? null;
+function getCommand(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+  const key = args[1] as Buffer;
+  const now = ctx.server.kv.getNow(key);
+  if (now !== NOT_READY) {
+    countHit(ctx, now);
+    return now?.value ?? null;
+  }
+  return ctx.server.kv.get(key).then((winner) => {
+    countHit(ctx, winner);
+    return winner?.value ?? null;
+  });
 }
 
 function countHit(ctx: CommandContext, winner: Sibling | undefined): void {

@@ -21,6 +21,9 @@ import {
   type VersionVector,
 } from '../versions/dvv.js';
 
+/** Returned by getNow when the value is not known without waiting. */
+export const NOT_READY: unique symbol = Symbol('not-ready');
+
 export interface Mutation<T> {
   /** What to write, or undefined for no write (the result is still returned). */
   readonly write?: {
@@ -70,6 +73,18 @@ export class KvService {
     const set = await this.deps.store.read(this.deps.partitionOf(key), key);
     if (set.length > 1) this.stats.siblingsSeen++;
     return set;
+  }
+
+  /**
+   * GET without waiting when the answer is already known locally (single replica, cached):
+   * the live winner, undefined for none, or NOT_READY when the caller must use get().
+   */
+  getNow(key: Buffer): Sibling | undefined | typeof NOT_READY {
+    const set = this.deps.store.peek(this.deps.partitionOf(key), key);
+    if (set === undefined) return NOT_READY;
+    this.stats.reads++;
+    if (set.length > 1) this.stats.siblingsSeen++;
+    return resolveLive(set, this.clock());
   }
 
   /** GET: the last-writer-wins sibling if it is live, else undefined. */

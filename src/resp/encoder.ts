@@ -18,6 +18,8 @@ import {
 
 const CRLF = '\r\n';
 const INITIAL_BYTES = 16 * 1024;
+/** Output up to this size is copied out (pool-allocated) instead of handing over the buffer. */
+const COPY_OUT_MAX_BYTES = 2 * 1024;
 
 export type Protocol = 2 | 3;
 
@@ -34,8 +36,17 @@ export class ReplyEncoder {
   /** The bytes encoded since the last take, or null when there are none. */
   take(): Buffer | null {
     if (this.pos === 0) return null;
-    const out = this.buf.subarray(0, this.pos);
-    this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, Math.min(this.buf.length, 1 << 20)));
+    let out: Buffer;
+    if (this.pos <= COPY_OUT_MAX_BYTES) {
+      // Small output (the common case: a few replies) is copied into Node's shared buffer
+      // pool, and the encoder keeps its buffer: no large allocation per socket write.
+      out = Buffer.allocUnsafe(this.pos);
+      this.buf.copy(out, 0, 0, this.pos);
+    } else {
+      // Large output is handed over whole (the socket may hold it until it drains).
+      out = this.buf.subarray(0, this.pos);
+      this.buf = Buffer.allocUnsafe(Math.max(INITIAL_BYTES, Math.min(this.buf.length, 1 << 20)));
+    }
     this.pos = 0;
     return out;
   }

@@ -6,11 +6,13 @@
  *    read issued after an update sees it, even before it reaches the disk.
  *  - An update's promise resolves only after its write batch is in the engine (and synced
  *    when fsync is `always`), so an acknowledged write survives a process crash.
- *  - Writes issued in one event-loop turn go to the engine as one batch (group commit), one
- *    batch at a time so batches apply in order; reads that miss the cache in one turn go as
- *    one getMany.
- *  - A bounded LRU cache of decoded sets (including "absent") serves repeated reads without
- *    a trip to the engine's thread pool; every write goes through here, so it stays coherent.
+ *  - Writes issued in one event-loop turn go to the engine as one batch (group commit). Up to
+ *    limits.writeBatchesInFlightMax batches run at once on the engine's threads, never two
+ *    that write the same key (they could apply in either order), and a sync runs alone.
+ *    Reads that miss the cache in one turn go as one getMany.
+ *  - A bounded two-generation cache of decoded sets (including "absent") serves repeated
+ *    reads without a trip to the engine's thread pool; every write goes through here, so it
+ *    stays coherent.
  */
 import { limits } from '../limits.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
@@ -54,17 +56,23 @@ export interface ScanEntry {
 
 export class ReplicaStore {
   private readonly chains = new Map<string, Promise<SiblingSet>>();
-  private readonly cache = new Map<string, SiblingSet>();
+  private cache = new Map<string, SiblingSet>();
   private cacheBytes = 0;
+  private oldCache = new Map<string, SiblingSet>();
+  private oldCacheBytes = 0;
   private readonly cacheMaxBytes: number;
   private readonly cacheMaxEntries: number;
 
   private writeQueue: WriteOp[] = [];
   private writeWaiters: Waiter[] = [];
   private writeScheduled = false;
-  private writing = false;
+  private batchesInFlight = 0;
+  /** Storage keys (latin1) written by batches in flight, with counts. */
+  private readonly keysInFlight = new Map<string, number>();
   private syncRequested = false;
   private unsyncedWrites = false;
+  /** Counts completed unsynced batches, so a sync knows whether one finished beside it. */
+  private unsyncedBatchesDone = 0;
 
   private readonly pendingReads = new Map<string, PendingRead>();
   private readScheduled = false;
@@ -100,6 +108,21 @@ export class ReplicaStore {
   /** Write every queued op and sync the engine's log. */
   syncNow(): Promise<void> {
     return this.enqueueWrite([{ type: 'put', key: metaKey('sync'), value: Buffer.from(String(Date.now())) }], true);
+  }
+
+  /**
+   * The current set of a key if it is known without waiting (cached, no operation in
+   * flight), else undefined. Lets reads answer synchronously on the hot path.
+   */
+  peek(partition: number, key: Buffer): SiblingSet | undefined {
+    const id = dataKey(partition, key).toString('latin1');
+    if (this.chains.has(id)) return undefined;
+    const set = this.cacheGet(id);
+    if (set !== undefined) {
+      this.stats.reads++;
+      this.stats.cacheHits++;
+    }
+    return set;
   }
 
   /** The current set of a key ([] when absent). */
@@ -217,7 +240,7 @@ export class ReplicaStore {
   }
 
   private scheduleWrite(): void {
-    if (this.writing || this.writeScheduled || this.writeQueue.length === 0) return;
+    if (this.writeScheduled || this.writeQueue.length === 0) return;
     if (this.writeQueue.length >= limits.groupCommitOpsMax) {
       this.flushWrites();
       return;
@@ -229,72 +252,118 @@ export class ReplicaStore {
     });
   }
 
+  /**
+   * Start a batch with everything queued, unless it must wait: the engine's threads may apply
+   * concurrent batches in any order, so a batch never runs beside one that writes any of the
+   * same keys, and a sync (which must cover every earlier write) runs alone.
+   */
   private flushWrites(): void {
-    if (this.writing || this.writeQueue.length === 0) return;
+    if (this.writeQueue.length === 0 || this.batchesInFlight >= limits.writeBatchesInFlightMax) return;
+    if (this.syncRequested && this.batchesInFlight > 0) return;
+    const ids = this.writeQueue.map((op) => op.key.toString('latin1'));
+    for (const id of ids) if (this.keysInFlight.has(id)) return;
     const ops = this.writeQueue;
     const waiters = this.writeWaiters;
     this.writeQueue = [];
     this.writeWaiters = [];
     const sync = this.options.fsync === 'always' || this.syncRequested;
     this.syncRequested = false;
-    this.writing = true;
+    // A sync starts with nothing else in flight (see above), so it covers every batch done
+    // before it; a batch that completes beside it may or may not be covered.
+    const unsyncedDoneAtStart = this.unsyncedBatchesDone;
+    this.batchesInFlight++;
+    for (const id of ids) this.keysInFlight.set(id, (this.keysInFlight.get(id) ?? 0) + 1);
     this.stats.batches++;
     this.stats.batchedOps += ops.length;
+    const finish = (): void => {
+      this.batchesInFlight--;
+      for (const id of ids) {
+        const n = (this.keysInFlight.get(id) as number) - 1;
+        if (n === 0) this.keysInFlight.delete(id);
+        else this.keysInFlight.set(id, n);
+      }
+      this.flushWrites();
+      this.scheduleWrite();
+    };
     this.engine.write(ops, { sync }).then(
       () => {
-        this.unsyncedWrites = !sync;
-        this.writing = false;
+        if (!sync) {
+          this.unsyncedWrites = true;
+          this.unsyncedBatchesDone++;
+        } else if (this.unsyncedBatchesDone === unsyncedDoneAtStart && this.batchesInFlight === 1) {
+          this.unsyncedWrites = false;
+        }
         for (const w of waiters) w.resolve();
-        this.scheduleWrite();
+        finish();
       },
       (err: unknown) => {
-        this.writing = false;
         for (const w of waiters) w.reject(err);
-        this.scheduleWrite();
+        finish();
       },
     );
   }
 
+  /*
+   * The read cache is two generations (a cheap approximation of LRU, as in 2Q/segmented
+   * caches): entries are written to `young`; a hit in `old` promotes the entry; when `young`
+   * holds half the budget, `old` is dropped whole and `young` becomes `old`. A hit costs one
+   * or two Map lookups instead of LRU's delete and re-insert.
+   */
   private cacheGet(id: string): SiblingSet | undefined {
-    const set = this.cache.get(id);
-    if (set !== undefined) {
-      // Refresh recency: Map iteration order is insertion order, so re-insert at the end.
-      this.cache.delete(id);
-      this.cache.set(id, set);
+    const hit = this.cache.get(id);
+    if (hit !== undefined) return hit;
+    const old = this.oldCache.get(id);
+    if (old !== undefined) {
+      this.oldCache.delete(id);
+      this.oldCacheBytes -= sizeOf(id, old);
+      this.cacheInsert(id, old);
     }
-    return set;
+    return old;
   }
 
   private cacheSet(id: string, set: SiblingSet): void {
-    const old = this.cache.get(id);
-    if (old !== undefined) {
-      this.cacheBytes -= sizeOf(id, old);
-      this.cache.delete(id);
-    }
+    this.cacheDelete(id);
+    this.cacheInsert(id, set);
+  }
+
+  private cacheInsert(id: string, set: SiblingSet): void {
     this.cache.set(id, set);
     this.cacheBytes += sizeOf(id, set);
-    while (this.cacheBytes > this.cacheMaxBytes || this.cache.size > this.cacheMaxEntries) {
-      const oldest = this.cache.keys().next();
-      if (oldest.done) break;
-      this.cacheDelete(oldest.value);
+    if (this.cacheBytes > this.cacheMaxBytes / 2 || this.cache.size > this.cacheMaxEntries / 2) {
+      this.oldCache = this.cache;
+      this.oldCacheBytes = this.cacheBytes;
+      this.cache = new Map();
+      this.cacheBytes = 0;
     }
   }
 
   private cacheDelete(id: string): void {
-    const old = this.cache.get(id);
-    if (old === undefined) return;
-    this.cacheBytes -= sizeOf(id, old);
-    this.cache.delete(id);
+    const young = this.cache.get(id);
+    if (young !== undefined) {
+      this.cacheBytes -= sizeOf(id, young);
+      this.cache.delete(id);
+    }
+    const old = this.oldCache.get(id);
+    if (old !== undefined) {
+      this.oldCacheBytes -= sizeOf(id, old);
+      this.oldCache.delete(id);
+    }
+  }
+
+  private cacheHas(id: string): boolean {
+    return this.cache.has(id) || this.oldCache.has(id);
   }
 
   /** Forget every cached set (after FLUSHALL or a bulk change made below this layer). */
   cacheClear(): void {
-    this.cache.clear();
+    this.cache = new Map();
+    this.oldCache = new Map();
     this.cacheBytes = 0;
+    this.oldCacheBytes = 0;
   }
 
   get cacheStats(): { entries: number; bytes: number } {
-    return { entries: this.cache.size, bytes: this.cacheBytes };
+    return { entries: this.cache.size + this.oldCache.size, bytes: this.cacheBytes + this.oldCacheBytes };
   }
 
   /**
@@ -327,7 +396,7 @@ export class ReplicaStore {
       const id = k.toString('latin1');
       // A key with an operation in flight or a cached state is read through the store, so
       // SCAN sees the same state as GET.
-      const current = this.chains.has(id) || this.cache.has(id) ? await this.read(partition, key) : decodeSiblingSet(v);
+      const current = this.chains.has(id) || this.cacheHas(id) ? await this.read(partition, key) : decodeSiblingSet(v);
       entries.push({ partition, key: Buffer.from(key), set: current.slice() });
     }
     const nextRow = rows[take];

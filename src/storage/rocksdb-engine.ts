@@ -268,7 +268,9 @@ export class RocksDbEngine implements StorageEngine {
   /** A RocksDB property (e.g. rocksdb.estimate-num-keys), for INFO; undefined when closed or unknown. */
   property(name: string): string | undefined {
     try {
-      return this.db?.getProperty(name);
+      // RocksDB answers an unknown property with an empty string.
+      const value = this.db?.getProperty(name);
+      return value === '' ? undefined : value;
     } catch {
       return undefined;
     }
