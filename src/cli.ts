@@ -2,15 +2,23 @@
  * Command-line entry: argv → config → start; signals.
  *
  *   dynis start [--port 6379] [--dir ./data/node-6379] [--config FILE] [--fsync everysec] …
+ *   dynis node --port P [--peer-port Q] --dir D --seeds h1:q1,h2:q2,… [--zone Z] …
+ *   dynis cluster [--nodes 3] [--port 6379] [--dir ./data] [node options …]
  *   dynis help
  */
-import { buildConfig, ConfigError, settings } from './config.js';
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { buildConfig, ConfigError, parseFlags, settings, type NodeConfig } from './config.js';
 import { DynisNode } from './node.js';
 
 const USAGE = `usage: dynis <command> [options]
 
 commands:
   start     run one node (N=R=W=1) on 127.0.0.1:6379 with its data in ./data/node-<port>
+  node      run one member of a cluster (N=3 R=2 W=2 by default); every member gets the
+            same --seeds list of host:peerport[@zone]
+  cluster   run a local cluster: --nodes (default 3) member processes on ports
+            port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>
   help      show this text
 
 options (also accepted in a --config file as "name value" lines):
@@ -25,6 +33,10 @@ export async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'start':
       return startNode(rest);
+    case 'node':
+      return startNode(rest, CLUSTER_DEFAULTS);
+    case 'cluster':
+      return startCluster(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -36,12 +48,15 @@ export async function main(argv: string[]): Promise<void> {
   }
 }
 
-async function startNode(argv: string[]): Promise<void> {
+/** What `dynis node` and `dynis cluster` change from the single-node defaults. */
+const CLUSTER_DEFAULTS: Partial<NodeConfig> = { n: 3, r: 2, w: 2 };
+
+async function startNode(argv: string[], base: Partial<NodeConfig> = {}): Promise<void> {
   if (argv.includes('--help')) {
     process.stdout.write(USAGE);
     return;
   }
-  const config = buildConfig(argv);
+  const config = buildConfig(argv, base);
   const node = new DynisNode(config, { log: (line) => process.stdout.write(`${line}\n`) });
   await node.start();
   let signals = 0;
@@ -62,4 +77,72 @@ async function startNode(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => onSignal('SIGINT'));
   process.on('SIGTERM', () => onSignal('SIGTERM'));
+}
+
+/**
+ * A local cluster for development and tests: each member is a separate OS process running
+ * `dynis node`, with its own data directory. Ctrl-C (or SIGTERM) stops them all gracefully.
+ * A member that dies is reported and not restarted, so failures can be tried by hand.
+ */
+async function startCluster(argv: string[]): Promise<void> {
+  const { rest } = parseFlags(argv, ['nodes', 'port', 'dir', 'peer-port', 'seeds']);
+  const nodes = Number(rest.nodes ?? 3);
+  const port = Number(rest.port ?? 6379);
+  const dir = rest.dir ?? './data';
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 64) throw new ConfigError('--nodes must be 1..64');
+  if (!Number.isInteger(port) || port < 1 || port + nodes - 1 + 10000 > 65535) throw new ConfigError('--port out of range');
+  const passThrough = argv.filter((_, i) => {
+    // Drop the cluster's own options (and their values); pass the rest to every member.
+    const own = ['--nodes', '--port', '--dir', '--peer-port', '--seeds'];
+    const a = argv[i] as string;
+    const prev = argv[i - 1];
+    if (own.some((o) => a === o || a.startsWith(`${o}=`))) return false;
+    if (prev !== undefined && own.includes(prev)) return false;
+    return true;
+  });
+  if (!passThrough.some((a) => a === '--n' || a.startsWith('--n=')) && nodes < 3) passThrough.push('--n', String(nodes));
+  if (!passThrough.some((a) => a === '--r' || a.startsWith('--r=')) && nodes < 2) passThrough.push('--r', '1', '--w', '1');
+  const ports = Array.from({ length: nodes }, (_, i) => port + i);
+  const seeds = ports.map((p) => `127.0.0.1:${p + 10000}`).join(',');
+  const script = process.argv[1] as string;
+  const children = new Map<number, ChildProcess>();
+  let stopping = false;
+  for (const p of ports) {
+    const child = spawn(
+      process.execPath,
+      [script, 'node', '--port', String(p), '--peer-port', String(p + 10000), '--dir', path.join(dir, `node-${p}`), '--seeds', seeds, ...passThrough],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    children.set(p, child);
+    const prefix = (line: string): string => `[${p}] ${line}\n`;
+    const pipe = (stream: NodeJS.ReadableStream | null, out: NodeJS.WriteStream): void => {
+      let pending = '';
+      stream?.on('data', (chunk: Buffer) => {
+        pending += chunk.toString('utf8');
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        for (const line of lines) out.write(prefix(line));
+      });
+    };
+    pipe(child.stdout, process.stdout);
+    pipe(child.stderr, process.stderr);
+    child.on('exit', (code, signal) => {
+      children.delete(p);
+      if (!stopping) process.stderr.write(prefix(`exited (${signal ?? `code ${code}`}); ${children.size} of ${nodes} members still running`));
+      if (stopping && children.size === 0) process.exit(0);
+    });
+  }
+  process.stdout.write(`dynis cluster: ${nodes} members on 127.0.0.1 ports ${ports[0]}..${ports[ports.length - 1]}, data in ${dir}; Ctrl-C stops them\n`);
+  const stop = (signal: string): void => {
+    if (stopping) {
+      for (const c of children.values()) c.kill('SIGKILL');
+      process.exit(1);
+    }
+    stopping = true;
+    process.stdout.write(`dynis cluster: ${signal} received, stopping ${children.size} members\n`);
+    if (children.size === 0) process.exit(0);
+    for (const c of children.values()) c.kill('SIGTERM');
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
 }

@@ -33,6 +33,19 @@ export interface NodeConfig {
   cacheBytes: number;
   /** Refuse non-loopback clients when no password is set (Redis protected mode). */
   protectedMode: boolean;
+  /** Peer (cluster bus) port; 0 = client port + 10000. */
+  peerPort: number;
+  /** Static members, `host:peerport[@zone]`, the same list on every member (this node may be in it). */
+  seeds: string[];
+  /** This node's zone (rack, availability zone): replicas of a key go to distinct zones when possible. */
+  zone: string;
+  /** The host other members reach this node at; default: the bind address (127.0.0.1 for 0.0.0.0). */
+  announceHost: string | null;
+  clusterName: string;
+  /** Shared secret every member proves in the peer handshake; required off loopback. */
+  clusterSecret: string | null;
+  /** Time a peer has to answer one request (ms). */
+  peerTimeout: number;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -53,6 +66,13 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   loglevel: 'info',
   cacheBytes: limits.readCacheMaxBytes,
   protectedMode: true,
+  peerPort: 0,
+  seeds: [],
+  zone: 'default',
+  announceHost: null,
+  clusterName: 'dynis',
+  clusterSecret: null,
+  peerTimeout: limits.peerTimeoutMs,
 });
 
 export class ConfigError extends Error {
@@ -79,6 +99,11 @@ const oneOf =
     return v;
   };
 const str: Parser = (v) => v;
+const list: Parser = (v) =>
+  v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 const yesno: Parser = (v, name) => {
   if (v === 'yes' || v === 'true') return true;
   if (v === 'no' || v === 'false') return false;
@@ -109,6 +134,16 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   loglevel: { key: 'loglevel', parse: oneOf('debug', 'info', 'warn', 'error'), help: 'log level' },
   'cache-bytes': { key: 'cacheBytes', parse: bytes, help: 'read cache size (e.g. 256mb)' },
   'protected-mode': { key: 'protectedMode', parse: yesno, help: 'refuse non-loopback clients without a password' },
+  n: { key: 'n', parse: int(1, 16), help: 'replicas per key N (cluster default 3)' },
+  r: { key: 'r', parse: int(1, 16), help: 'replicas a read waits for R (cluster default 2)' },
+  w: { key: 'w', parse: int(1, 16), help: 'replicas a write waits for W (cluster default 2)' },
+  'peer-port': { key: 'peerPort', parse: int(0, 65535), help: 'cluster bus port (default: port + 10000)' },
+  seeds: { key: 'seeds', parse: list, help: 'members host:peerport[@zone],… (same list on every member)' },
+  zone: { key: 'zone', parse: str, help: 'this node\'s zone; replicas spread over zones' },
+  'announce-host': { key: 'announceHost', parse: str, help: 'host other members reach this node at' },
+  'cluster-name': { key: 'clusterName', parse: str, help: 'members must share it (default dynis)' },
+  'cluster-secret': { key: 'clusterSecret', parse: str, help: 'shared secret of the peer handshake (required off loopback)' },
+  'peer-timeout': { key: 'peerTimeout', parse: int(10, 600_000), help: 'ms a peer has to answer a request' },
 };
 
 /** Parse a redis.conf-style file into setting overrides. */
@@ -188,6 +223,9 @@ export function validateConfig(config: NodeConfig): NodeConfig {
     throw new ConfigError(`n/r/w: need 1 <= r,w <= n (got n=${config.n} r=${config.r} w=${config.w})`);
   }
   if (config.requirepass === '') config.requirepass = null;
+  if (config.clusterSecret === '') config.clusterSecret = null;
+  if (config.peerPort === 0 && config.port !== 0) config.peerPort = config.port + 10000;
+  if (config.peerPort > 65535) throw new ConfigError(`peer-port: port + 10000 = ${config.peerPort} is above 65535; set --peer-port`);
   if (config.protoMaxBulkLen < 1024 * 1024) {
     throw new ConfigError('proto-max-bulk-len: must be at least 1mb (as in Redis)');
   }

@@ -33,6 +33,10 @@ export const limits = {
   scanCountMax: 10_000,
   /** KEYS refuses to return more than this many keys (use SCAN). */
   keysReplyMax: 1_000_000,
+  /** Partitions one cluster SCAN call walks through before it returns (possibly an empty page). */
+  scanPartitionsPerPage: 64,
+  /** Partitions a cluster SCAN asks the replicas for at once. */
+  scanPartitionsInParallel: 8,
 
   // --- Versions ---------------------------------------------------------------------------
   /** Siblings of one key above which a warning is logged. */
@@ -63,6 +67,25 @@ export const limits = {
   readCacheMaxBytes: 256 * 1024 * 1024,
   /** Entries kept in the read cache. */
   readCacheMaxEntries: 1_000_000,
+
+  // --- Peer bus ---------------------------------------------------------------------------
+  /** Requests to one peer awaiting an answer; more fail at once (the peer counts as not answering). */
+  peerInFlightMax: 4096,
+  /** Default time a peer has to answer one request (ms); setting peer-timeout. */
+  peerTimeoutMs: 1000,
+  /** A forwarded command may take this many peer timeouts (it runs a quorum read and a replication there). */
+  peerForwardTimeoutFactor: 3,
+  /** Reconnect backoff to an unreachable peer: first and largest delay (ms). */
+  peerReconnectMinMs: 50,
+  peerReconnectMaxMs: 2000,
+  /** Peer connections one node accepts. */
+  peerConnectionsMax: 1024,
+  /** Members of a static cluster. */
+  membersMax: 1024,
+  /** Keys returned by one DYN.SCAN page. */
+  peerScanPageMax: 10_000,
+  /** Latency samples kept per peer for INFO (a ring buffer). */
+  peerLatencySamples: 1024,
 } as const;
 
 export type Limits = typeof limits;

@@ -4,15 +4,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { buildCommandTable } from './commands/index.js';
-import type { ServerContext, ServerStats } from './commands/context.js';
+import type { ClusterView, ServerContext, ServerStats } from './commands/context.js';
 import type { NodeConfig } from './config.js';
 import { ConfigError, isLoopback } from './config.js';
+import { limits } from './limits.js';
+import { helloArgs } from './peer/messages.js';
+import { PeerBus } from './peer/peer-bus.js';
+import { buildPeerTable } from './peer/peer-commands.js';
 import { KvService } from './replication/coordinator.js';
-import { makePartitioner } from './ring/partition.js';
+import { Router } from './replication/router.js';
+import { noTransport } from './replication/transport.js';
+import { Ring } from './ring/ring.js';
+import { staticMembers } from './ring/static-members.js';
 import { RespServer } from './server/resp-server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { ExpirySweeper } from './storage/expiry-sweeper.js';
-import { DotSequence, loadIdentity, type NodeIdentity } from './storage/identity.js';
+import { checkRingSettings, DotSequence, loadIdentity, type NodeIdentity } from './storage/identity.js';
 import { ReplicaStore } from './storage/replica-store.js';
 import { RocksDbEngine } from './storage/rocksdb-engine.js';
 
@@ -27,7 +34,10 @@ export class DynisNode {
   private store!: ReplicaStore;
   private sweeper!: ExpirySweeper;
   private server!: RespServer;
+  private peerServer: RespServer | undefined;
+  private bus: PeerBus | undefined;
   private port = 0;
+  private peerPort = 0;
   identity!: NodeIdentity;
   private stopping: Promise<void> | undefined;
 
@@ -47,18 +57,59 @@ export class DynisNode {
         `refusing to listen on ${config.bind} without a password (protected mode): set --requirepass or --protected-mode no`,
       );
     }
+    const { self, members } = staticMembers(config);
+    const ring = new Ring(
+      members.map((m) => ({ id: m.id, zone: m.zone })),
+      { partitions: config.partitions, n: config.n, scheme: config.partitionScheme },
+    );
+    const ringIdentity = { clusterName: config.clusterName, partitions: config.partitions, scheme: config.partitionScheme, n: config.n };
     this.engine = this.options.engine ?? new RocksDbEngine(config.dir);
     await this.engine.open();
     this.identity = await loadIdentity(this.engine, config.nodeId);
+    await checkRingSettings(this.engine, ringIdentity);
     const sequence = await DotSequence.open(this.engine);
     this.store = new ReplicaStore(this.engine, { fsync: config.fsync, cacheMaxBytes: config.cacheBytes });
     this.store.start();
+    const log = (level: 'info' | 'warn', line: string): void => this.options.log?.(`[${level}] ${line}`);
+    const others = members.filter((m) => m.id !== self.id);
+    if (others.length > 0) {
+      this.bus = new PeerBus(
+        others.map((m) => ({ id: m.id, host: m.host, port: m.peerPort })),
+        { hello: helloArgs(ringIdentity, self.id, config.clusterSecret), timeoutMs: config.peerTimeout, log },
+      );
+    }
+    const memberIds = ring.members.map((m) => m.id);
     const kv = new KvService({
       store: this.store,
       actor: this.identity.actor,
       sequence,
-      partitionOf: makePartitioner(config.partitionScheme, config.partitions),
+      ring: {
+        partitions: config.partitions,
+        memberIds,
+        partitionOf: (key) => ring.partitionOf(key),
+        preferenceList: (p) => ring.preferenceList(p),
+      },
+      self: self.id,
+      transport: this.bus ?? noTransport,
+      r: config.r,
+      w: config.w,
     });
+    const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id, config.w);
+    const bus = this.bus;
+    const cluster: ClusterView = {
+      self: self.id,
+      clusterName: config.clusterName,
+      members: memberIds,
+      n: config.n,
+      r: config.r,
+      w: config.w,
+      partitions: config.partitions,
+      scheme: config.partitionScheme,
+      preferenceList: (p) => ring.preferenceList(p),
+      owned: () => ring.ownedBy(self.id).length,
+      replicated: () => ring.replicatedBy(self.id).length,
+      peers: () => bus?.info() ?? [],
+    };
     const stats: ServerStats = {
       totalConnections: 0,
       totalCommands: 0,
@@ -71,7 +122,7 @@ export class DynisNode {
       netOutputBytes: 0,
     };
     this.sweeper = new ExpirySweeper(this.store, {
-      reapTombstones: config.n === 1,
+      reapTombstones: config.n === 1 && members.length === 1,
       tombstoneGraceMs: 10_000,
       onExpired: (n) => (stats.expiredKeys += n),
     });
@@ -88,14 +139,43 @@ export class DynisNode {
       clients: new Map(),
       listeningPort: () => this.port,
       runId,
+      dispatch: (ctx, args, protocol) => table.dispatch(ctx, args, protocol),
+      router,
+      cluster,
     };
     this.server = new RespServer(context, table);
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
+    if (this.bus !== undefined) {
+      // The peer port: the same RESP server with the DYN.* table; peers prove the cluster
+      // secret in DYN.HELLO instead of a password, so client settings do not apply there.
+      const peerConfig = { ...config, requirepass: '\u0000peer-handshake', protectedMode: false, timeout: 0, maxclients: limits.peerConnectionsMax };
+      const peerTable = buildPeerTable({
+        ring: ringIdentity,
+        secret: config.clusterSecret,
+        self: self.id,
+        actor: this.identity.actor,
+        kv,
+        store: this.store,
+        clientTable: table,
+        clientServer: () => context,
+        log,
+      });
+      this.peerServer = new RespServer({ ...context, config: peerConfig, stats: { ...stats } }, peerTable);
+      this.peerPort = await this.peerServer.listen(config.peerPort, config.bind);
+    }
     this.port = await this.server.listen(config.port, config.bind);
+    this.bus?.start();
     this.sweeper.start();
     this.options.log?.(
-      `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}, data in ${config.dir}, fsync ${config.fsync}`,
+      `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}` +
+        (this.bus !== undefined ? `, peers on ${config.bind}:${this.peerPort} as ${self.id}, ${members.length} members, N=${config.n} R=${config.r} W=${config.w}` : '') +
+        `, data in ${config.dir}, fsync ${config.fsync}`,
     );
+  }
+
+  /** True when every other member has completed its handshake with this node. */
+  peersUp(): boolean {
+    return this.bus?.allUp() ?? true;
   }
 
   /** Graceful stop: stop accepting, finish in-flight requests, flush and sync, close storage. */
@@ -103,6 +183,8 @@ export class DynisNode {
     this.stopping ??= (async () => {
       this.sweeper?.stop();
       await this.server?.close();
+      await this.peerServer?.close();
+      this.bus?.stop();
       await this.store?.stop();
       await this.engine?.close();
     })();

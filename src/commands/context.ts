@@ -6,6 +6,8 @@ import type { KvService } from '../replication/coordinator.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import type { NodeIdentity } from '../storage/identity.js';
 import type { Protocol } from '../resp/encoder.js';
+import type { Reply } from '../resp/reply.js';
+import type { CommandSpec } from './table.js';
 
 export interface ClientState {
   readonly id: number;
@@ -22,6 +24,8 @@ export interface ClientState {
   lastInteractionMs: number;
   /** Set by QUIT: close the connection once this reply is written. */
   closeAfterReply: boolean;
+  /** A command forwarded by another node (DYN.FWD): run it here, never forward it again. */
+  readonly forwarded?: boolean;
   /** Query buffer bytes and output bytes, for CLIENT LIST. */
   queryBufferBytes(): number;
   outputBufferBytes(): number;
@@ -53,6 +57,43 @@ export interface ServerContext {
   listeningPort(): number;
   /** Run id, as in INFO server. */
   readonly runId: string;
+  /** Run a command as if the client had sent it (multi-key commands fan out through this). */
+  dispatch(ctx: CommandContext, args: Buffer[], replyProtocol?: Protocol): Reply | Promise<Reply>;
+  /** Sends a command to the node that must coordinate it; absent in a cluster of one. */
+  readonly router?: CommandRouter;
+  /** INFO ring and DYN.KEYINFO: the cluster as this node sees it. */
+  readonly cluster: ClusterView;
+}
+
+export interface CommandRouter {
+  /** undefined: run the command here; otherwise the reply of the node it was forwarded to. */
+  route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol): Promise<Reply> | undefined;
+}
+
+export interface PeerInfo {
+  readonly id: string;
+  readonly up: boolean;
+  readonly requests: number;
+  readonly errors: number;
+  readonly inFlight: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface ClusterView {
+  readonly self: string;
+  readonly clusterName: string;
+  readonly members: readonly string[];
+  readonly n: number;
+  readonly r: number;
+  readonly w: number;
+  readonly partitions: number;
+  readonly scheme: string;
+  preferenceList(partition: number): readonly string[];
+  /** Partitions this node owns (first in the preference list) and replicates (anywhere in it). */
+  owned(): number;
+  replicated(): number;
+  peers(): PeerInfo[];
 }
 
 export interface CommandContext {

@@ -8,6 +8,7 @@ import { SimpleString, type Reply } from '../resp/reply.js';
 import { resolveLive } from '../versions/dvv.js';
 import { bigIntArg, globToRegExp, INT64_MAX, INT64_MIN, upper } from './args.js';
 import type { CommandContext } from './context.js';
+import { fanOut, sumReplies } from './fanout.js';
 import { checkKeyCount } from './strings.js';
 import { ALL_KEYS, cmd, NO_KEYS, ONE_KEY, type CommandSpec } from './table.js';
 
@@ -20,8 +21,9 @@ function deleteKey(ctx: CommandContext, key: Buffer): Promise<number> {
 
 async function delCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   checkKeyCount(args);
-  const counts = await Promise.all(args.slice(1).map((k) => deleteKey(ctx, k)));
-  return counts.reduce((a, b) => a + b, 0);
+  if (args.length === 2) return deleteKey(ctx, args[1] as Buffer);
+  const name = args[0] as Buffer;
+  return sumReplies(await fanOut(ctx, args.slice(1).map((k) => [name, k])));
 }
 
 async function existsCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {

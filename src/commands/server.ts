@@ -4,6 +4,8 @@
 import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import { DynisError, Errors } from '../errors.js';
 import { MapReply, OK, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
+import { keySlot } from '../ring/partition.js';
+import { isLive } from '../versions/dvv.js';
 import { globToRegExp, isWord } from './args.js';
 import type { CommandContext } from './context.js';
 import { cmd, NO_KEYS, type CommandSpec, type CommandTable } from './table.js';
@@ -121,7 +123,7 @@ function configCommand(): CommandSpec {
   ]);
 }
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace', 'dynis'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace', 'dynis', 'ring'];
 const ALL_SECTIONS = [...DEFAULT_SECTIONS];
 
 async function infoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -211,7 +213,7 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
       ]);
     }
     case 'keyspace': {
-      const { keys, expires } = await server.kv.countLive();
+      const { keys, expires } = await server.kv.countLive('local');
       return lines('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
     }
     case 'dynis': {
@@ -237,9 +239,60 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['cache_bytes', cache.bytes],
       ]);
     }
+    case 'ring': {
+      const c = server.cluster;
+      const peers = c.peers();
+      return lines('Ring', [
+        ['cluster_name', c.clusterName],
+        ['self', c.self],
+        ['members', c.members.length],
+        ['member_ids', c.members.join(',')],
+        ['peers_up', peers.filter((p) => p.up).length],
+        ['n', c.n],
+        ['r', c.r],
+        ['w', c.w],
+        ['partitions', c.partitions],
+        ['partition_scheme', c.scheme],
+        ['partitions_owned', c.owned()],
+        ['partitions_replicated', c.replicated()],
+        ['read_repairs', server.kv.stats.readRepairs],
+        ['read_quorum_failures', server.kv.stats.readQuorumFailures],
+        ['write_quorum_failures', server.kv.stats.writeQuorumFailures],
+        ...peers.map((p, i): [string, string] => [
+          `peer${i}`,
+          `id=${p.id},up=${p.up ? 1 : 0},requests=${p.requests},errors=${p.errors},in_flight=${p.inFlight},` +
+            `p50_ms=${p.p50Ms.toFixed(3)},p99_ms=${p.p99Ms.toFixed(3)}`,
+        ]),
+      ]);
+    }
     default:
       return undefined;
   }
+}
+
+/**
+ * DYN.KEYINFO key: where a key lives and what this node holds of it, as a map —
+ * partition, slot (redis-slot scheme), preference-list, replica (1 when this node is in it),
+ * stored (1 when this node's replica has a record of the key, tombstones included), siblings,
+ * live (1 when this node's copy has a live value).
+ */
+async function keyinfoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+  const key = args[1] as Buffer;
+  const { kv, cluster, store } = ctx.server;
+  const partition = kv.partitionOf(key);
+  const pref = cluster.preferenceList(partition);
+  const local = await store.read(partition, key);
+  const now = kv.now();
+  const entries: Array<[Reply, Reply]> = [
+    ['partition', partition],
+    ['preference-list', [...pref]],
+    ['replica', pref.includes(cluster.self) ? 1 : 0],
+    ['stored', local.length > 0 ? 1 : 0],
+    ['siblings', local.length],
+    ['live', local.some((sib) => isLive(sib, now)) ? 1 : 0],
+  ];
+  if (cluster.scheme === 'redis-slot') entries.splice(1, 0, ['slot', keySlot(key)]);
+  return new MapReply(entries);
 }
 
 async function flushCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -253,6 +306,7 @@ export function serverCommands(table: CommandTable): CommandSpec[] {
     commandCommand(table),
     configCommand(),
     cmd('info', -1, ['loading', 'stale'], NO_KEYS, infoCommand),
+    cmd('dyn.keyinfo', 2, ['readonly', 'fast'], [1, 1, 1], keyinfoCommand),
     cmd('dbsize', 1, ['readonly', 'fast'], NO_KEYS, async (ctx) => (await ctx.server.kv.countLive()).keys),
     cmd('flushall', -1, ['write'], NO_KEYS, flushCommand),
     cmd('flushdb', -1, ['write'], NO_KEYS, flushCommand),

@@ -8,6 +8,7 @@ import { DynisError, Errors } from '../errors.js';
 import { limits } from '../limits.js';
 import { NOT_READY, type MutationFn } from '../replication/coordinator.js';
 import { OK, type Reply } from '../resp/reply.js';
+import { fanOut, firstError } from './fanout.js';
 import { resolveLive, type Sibling } from '../versions/dvv.js';
 import { bigIntArg, INT64_MAX, INT64_MIN, parseInt64, upper } from './args.js';
 import type { CommandContext } from './context.js';
@@ -102,7 +103,10 @@ function setGeneric(ctx: CommandContext, key: Buffer, spec: SetSpec): Promise<Re
     const keep = flags & F_KEEPTTL ? (winner?.expireAt ?? 0) : expireAt;
     return { write: { value, expireAt: keep }, result: flags & F_GET ? old : (spec.okReply ?? OK) };
   };
-  return ctx.server.kv.mutate(key, fn);
+  // A plain SET does not depend on the current value (its context is the coordinator's local
+  // join, so a stale local copy makes a sibling, never a lost write); NX/XX/GET/KEEPTTL do.
+  const fresh = (flags & (F_NX | F_XX | F_GET | F_KEEPTTL)) !== 0;
+  return ctx.server.kv.mutate(key, fn, { fresh });
 }
 
 function setCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -200,14 +204,19 @@ async function mgetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> 
   });
 }
 
-async function msetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+/** SET k v per pair, fanned out (commands/fanout.ts): OK, or the first error. */
+async function setPairs(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
+  if (args.length === 3) return setGeneric(ctx, args[1] as Buffer, { flags: F_SET, value: args[2] as Buffer, expireAt: 0 });
+  const commands: Buffer[][] = [];
+  for (let i = 1; i < args.length; i += 2) commands.push([SET_NAME, args[i] as Buffer, args[i + 1] as Buffer]);
+  return firstError(await fanOut(ctx, commands)) ?? OK;
+}
+
+const SET_NAME = Buffer.from('SET');
+
+function msetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   if (args.length % 2 === 0) throw Errors.wrongArity('mset');
-  const writes: Promise<Reply>[] = [];
-  for (let i = 1; i < args.length; i += 2) {
-    writes.push(setGeneric(ctx, args[i] as Buffer, { flags: F_SET, value: args[i + 1] as Buffer, expireAt: 0 }));
-  }
-  await Promise.all(writes);
-  return OK;
+  return setPairs(ctx, args);
 }
 
 /**
@@ -222,12 +231,8 @@ async function msetnxCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply
   for (let i = 1; i < args.length; i += 2) keys.push(args[i] as Buffer);
   const existing = await Promise.all(keys.map((k) => kv.get(k)));
   if (existing.some((w) => w !== undefined)) return 0;
-  const writes: Promise<Reply>[] = [];
-  for (let i = 1; i < args.length; i += 2) {
-    writes.push(setGeneric(ctx, args[i] as Buffer, { flags: F_SET, value: args[i + 1] as Buffer, expireAt: 0 }));
-  }
-  await Promise.all(writes);
-  return 1;
+  const result = await setPairs(ctx, args);
+  return result === OK ? 1 : result;
 }
 
 function checkKeyCount(args: Buffer[]): void {

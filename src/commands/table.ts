@@ -4,6 +4,7 @@
  * these checks. Error texts are Redis 7's.
  */
 import { DynisError, Errors, truncateForError } from '../errors.js';
+import type { Protocol } from '../resp/encoder.js';
 import type { Reply } from '../resp/reply.js';
 import type { CommandContext } from './context.js';
 
@@ -58,6 +59,14 @@ export function cmd(
   };
 }
 
+/** The only key a command names, or undefined when it names none or several. */
+export function singleKey(spec: CommandSpec, args: readonly Buffer[]): Buffer | undefined {
+  if (spec.firstKey === 0) return undefined;
+  const last = spec.lastKey < 0 ? args.length + spec.lastKey : spec.lastKey;
+  if (last - spec.firstKey >= spec.step) return undefined;
+  return args[spec.firstKey];
+}
+
 export const NO_KEYS = [0, 0, 0] as const;
 export const ONE_KEY = [1, 1, 1] as const;
 export const ALL_KEYS = [1, -1, 1] as const;
@@ -88,7 +97,7 @@ export class CommandTable {
    * Run one command. Returns the reply (or a promise of it); handler errors of type
    * DynisError become error replies, anything else is an internal error reply.
    */
-  dispatch(ctx: CommandContext, args: Buffer[]): Reply | Promise<Reply> {
+  dispatch(ctx: CommandContext, args: Buffer[], replyProtocol: Protocol = ctx.client.protocol): Reply | Promise<Reply> {
     const nameArg = args[0] as Buffer;
     // Most command names are short ASCII; toLowerCase on latin1 keeps binary names intact.
     const name = nameArg.toString('latin1').toLowerCase();
@@ -115,6 +124,9 @@ export class CommandTable {
     const handler = spec.handler;
     if (handler === undefined) return Errors.internal(`no handler for ${fullName}`);
     try {
+      // In a cluster, a write of one key runs on one of the key's replicas (DESIGN.md §4).
+      const routed = server.router?.route(ctx, spec, args, replyProtocol);
+      if (routed !== undefined) return routed;
       const reply = handler(ctx, args);
       if (reply instanceof Promise) return reply.catch(toErrorReply);
       return reply;

@@ -26,13 +26,13 @@ function quorumOption(ctx: CommandContext, args: Buffer[], from: number, word: '
 }
 
 async function vgetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
-  quorumOption(ctx, args, 2, 'R');
-  const set = await ctx.server.kv.read(args[1] as Buffer);
+  const r = quorumOption(ctx, args, 2, 'R');
+  const set = await ctx.server.kv.read(args[1] as Buffer, r);
   return [encodeContext(contextOf(set)), liveValues(set, ctx.server.kv.now())];
 }
 
 async function vsetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
-  quorumOption(ctx, args, 4, 'W');
+  const w = quorumOption(ctx, args, 4, 'W');
   let context;
   try {
     context = decodeContext(args[2] as Buffer);
@@ -40,7 +40,7 @@ async function vsetCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> 
     if (err instanceof DecodeError) throw Errors.badContext(err.message);
     throw err;
   }
-  await ctx.server.kv.putWithContext(args[1] as Buffer, context, args[3] as Buffer);
+  await ctx.server.kv.putWithContext(args[1] as Buffer, context, args[3] as Buffer, 0, w);
   return OK;
 }
 

@@ -10,6 +10,7 @@ import {
   DoubleReply,
   MapReply,
   NullArrayReply,
+  RawReply,
   SetReply,
   SimpleString,
   VerbatimReply,
@@ -126,6 +127,8 @@ export class ReplyEncoder {
       this.ascii(CRLF);
     } else if (reply instanceof NullArrayReply) {
       this.ascii(this.protocol === 3 ? '_\r\n' : '*-1\r\n');
+    } else if (reply instanceof RawReply) {
+      this.raw(reply.bytes);
     } else {
       throw new Error(`unencodable reply: ${String(reply)}`);
     }

@@ -33,6 +33,13 @@ export class VerbatimReply {
 }
 /** A null array (`*-1` in RESP2, `_` in RESP3). */
 export class NullArrayReply {}
+/**
+ * Bytes already RESP-encoded for this client's protocol (a reply forwarded from the node that
+ * coordinated the command), written as they are.
+ */
+export class RawReply {
+  constructor(readonly bytes: Buffer) {}
+}
 
 export type Reply =
   | Buffer
@@ -47,6 +54,7 @@ export type Reply =
   | BoolReply
   | VerbatimReply
   | NullArrayReply
+  | RawReply
   | DynisError
   | readonly Reply[];
 

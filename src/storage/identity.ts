@@ -116,3 +116,33 @@ export class SequenceExhaustedError extends Error {
     this.name = 'SequenceExhaustedError';
   }
 }
+
+const RING_KEY = metaKey('ring');
+
+export interface StoredRingSettings {
+  readonly clusterName: string;
+  readonly partitions: number;
+  readonly scheme: string;
+  readonly n: number;
+}
+
+/**
+ * The ring settings are fixed when a data directory is created (DESIGN.md §4): record them
+ * then, and refuse to start later with other ones (the data's partitioning would not match).
+ */
+export async function checkRingSettings(engine: StorageEngine, wanted: StoredRingSettings): Promise<void> {
+  const raw = await engine.get(RING_KEY);
+  if (raw === undefined) {
+    await engine.write([{ type: 'put', key: RING_KEY, value: Buffer.from(JSON.stringify(wanted)) }], { sync: true });
+    return;
+  }
+  const stored = JSON.parse(raw.toString('utf8')) as StoredRingSettings;
+  const fields = ['clusterName', 'partitions', 'scheme', 'n'] as const;
+  const diff = fields.filter((f) => stored[f] !== wanted[f]);
+  if (diff.length > 0) {
+    throw new Error(
+      `data directory was created with ${diff.map((f) => `${f}=${stored[f]}`).join(' ')}; ` +
+        `refusing to start with ${diff.map((f) => `${f}=${wanted[f]}`).join(' ')} (use a new --dir)`,
+    );
+  }
+}

@@ -370,10 +370,11 @@ export class ReplicaStore {
    * One page of keys in ring order, starting at `position` (a partition and key-hash
    * position, see key-layout.ts; 0 = the start). Returns about `limit` entries, never
    * splitting a group of keys that share a position, and the position of the next page
-   * (0 when done). A key that exists for a whole scan is returned by it.
+   * (0 when done). A key that exists for a whole scan is returned by it. With `endPosition`,
+   * the scan stops before that position (one partition: its first position and the next's).
    */
-  async scan(position: number, limit: number): Promise<{ entries: ScanEntry[]; next: number }> {
-    const { lt } = dataRange();
+  async scan(position: number, limit: number, endPosition?: number): Promise<{ entries: ScanEntry[]; next: number }> {
+    const lt = endPosition === undefined ? dataRange().lt : dataPositionKey(endPosition);
     let from = dataPositionKey(position);
     const rows: Array<[Buffer, Buffer]> = [];
     // Fetch a little more than asked so the page can end at a position boundary.

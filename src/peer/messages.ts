@@ -1,0 +1,120 @@
+/**
+ * The whole peer wire format (DESIGN.md §7). Peers speak RESP on the peer port; every
+ * internal command is named DYN.* and carries compact binary payloads that begin with a
+ * format version byte, so `redis-cli -p PEERPORT` can still talk to a node (PING, DYN.HELLO).
+ *
+ *   DYN.HELLO version cluster from partitions scheme n proof   → [version, member id, actor]
+ *   DYN.READ partition key                                     → bulk: encoded sibling set
+ *   DYN.WRITE partition key set                                → :1 changed | :0 already had it
+ *   DYN.SCAN partition position limit                          → bulk: encoded scan page
+ *   DYN.FLUSHALL                                               → +OK
+ *   DYN.FWD protocol command arg …                             → bulk: the client reply, RESP-encoded
+ *
+ * A connection must complete DYN.HELLO before any other DYN command. The handshake checks the
+ * protocol version, the cluster name, the ring settings (partitions, scheme and N must match:
+ * a node refuses a cluster created with other settings) and, when a cluster secret is set,
+ * an HMAC of the secret over the cluster name and the sender's id.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ByteReader, ByteWriter, DecodeError } from '../util/bytes.js';
+import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
+import type { ScanPage } from '../replication/transport.js';
+import { limits } from '../limits.js';
+
+export const PEER_PROTOCOL_VERSION = 1;
+
+export const PeerCommand = {
+  hello: 'DYN.HELLO',
+  read: 'DYN.READ',
+  write: 'DYN.WRITE',
+  scan: 'DYN.SCAN',
+  flushAll: 'DYN.FLUSHALL',
+  forward: 'DYN.FWD',
+} as const;
+
+/** What two members must agree on to form one ring. */
+export interface RingIdentity {
+  readonly clusterName: string;
+  readonly partitions: number;
+  readonly scheme: string;
+  readonly n: number;
+}
+
+export function helloProof(secret: string | null, clusterName: string, from: string): string {
+  if (secret === null) return '-';
+  return createHmac('sha256', secret).update(`dynis-hello\n${clusterName}\n${from}`).digest('hex');
+}
+
+export function helloArgs(ring: RingIdentity, from: string, secret: string | null): string[] {
+  return [
+    String(PEER_PROTOCOL_VERSION),
+    ring.clusterName,
+    from,
+    String(ring.partitions),
+    ring.scheme,
+    String(ring.n),
+    helloProof(secret, ring.clusterName, from),
+  ];
+}
+
+/**
+ * Check a DYN.HELLO's arguments (after the command name) against this node's ring. Returns the
+ * sender's member id, or throws an Error whose message says what does not match.
+ */
+export function checkHello(args: readonly Buffer[], mine: RingIdentity, secret: string | null): string {
+  if (args.length !== 7) throw new Error(`DYN.HELLO needs 7 arguments, got ${args.length}`);
+  const [version, cluster, from, partitions, scheme, n, proof] = args.map((a) => a.toString('utf8')) as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (version !== String(PEER_PROTOCOL_VERSION)) {
+    throw new Error(`peer protocol version mismatch: this node speaks ${PEER_PROTOCOL_VERSION}, peer ${version}`);
+  }
+  if (cluster !== mine.clusterName) throw new Error(`cluster name mismatch: this node is in '${mine.clusterName}', peer in '${cluster}'`);
+  if (partitions !== String(mine.partitions) || scheme !== mine.scheme || n !== String(mine.n)) {
+    throw new Error(
+      `ring settings mismatch: this node has partitions=${mine.partitions} scheme=${mine.scheme} n=${mine.n}, ` +
+        `peer ${from} has partitions=${partitions} scheme=${scheme} n=${n}`,
+    );
+  }
+  if (secret !== null) {
+    const expected = Buffer.from(helloProof(secret, cluster, from));
+    const got = Buffer.from(proof);
+    if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw new Error('cluster secret mismatch');
+  }
+  return from;
+}
+
+const SCAN_PAGE_FORMAT_V1 = 1;
+
+/** A scan page: u8 version, varint next, varint count, count × (bytes key, bytes encoded set). */
+export function encodeScanPage(page: ScanPage): Buffer {
+  let size = 16;
+  const sets = page.entries.map((e) => encodeSiblingSet(e.set));
+  for (let i = 0; i < sets.length; i++) size += (sets[i] as Buffer).length + (page.entries[i]?.key.length ?? 0) + 10;
+  const w = new ByteWriter(size);
+  w.u8(SCAN_PAGE_FORMAT_V1).varint(page.next).varint(page.entries.length);
+  page.entries.forEach((e, i) => w.bytes(e.key).bytes(sets[i] as Buffer));
+  return w.finish();
+}
+
+export function decodeScanPage(buf: Buffer, partition: number): ScanPage {
+  const r = new ByteReader(buf);
+  const version = r.u8();
+  if (version !== SCAN_PAGE_FORMAT_V1) throw new DecodeError(`unknown scan page format ${version}`);
+  const next = r.varint();
+  const count = r.count(limits.peerScanPageMax * 2);
+  const entries = [];
+  for (let i = 0; i < count; i++) {
+    const key = Buffer.from(r.bytes());
+    const set = decodeSiblingSet(r.bytes());
+    entries.push({ partition, key, set });
+  }
+  r.end();
+  return { entries, next };
+}

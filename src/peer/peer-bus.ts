@@ -1,0 +1,269 @@
+/**
+ * The client side of the peer bus: one ioredis connection per peer (DESIGN.md §7), made to
+ * fail fast — no offline queue, no retried requests, a per-request timeout, auto-pipelining,
+ * a bounded number of requests in flight — and a DYN.HELLO handshake after every (re)connect.
+ * A peer is "up" only between a successful handshake and the next disconnect; requests to a
+ * peer that is not up fail at once, which the coordinator counts as a missing answer.
+ *
+ * PeerBus implements the coordinator's ReplicaTransport and the router's Forwarder.
+ */
+import { Redis } from 'ioredis';
+import { limits } from '../limits.js';
+import type { PeerInfo } from '../commands/context.js';
+import type { Protocol } from '../resp/encoder.js';
+import type { ReplicaTransport, ScanPage } from '../replication/transport.js';
+import type { Forwarder } from '../replication/router.js';
+import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
+import type { SiblingSet } from '../versions/dvv.js';
+import { decodeScanPage, PeerCommand } from './messages.js';
+
+export interface PeerAddress {
+  readonly id: string;
+  readonly host: string;
+  readonly port: number;
+}
+
+export interface PeerBusOptions {
+  /** DYN.HELLO arguments (after the command name) this node introduces itself with. */
+  readonly hello: readonly string[];
+  readonly timeoutMs: number;
+  readonly log?: (level: 'info' | 'warn', line: string) => void;
+}
+
+export class PeerUnavailableError extends Error {
+  constructor(id: string, why: string) {
+    super(`peer ${id} ${why}`);
+    this.name = 'PeerUnavailableError';
+  }
+}
+
+/**
+ * One ioredis connection to a peer, with its handshake. A channel is "up" only between a
+ * successful DYN.HELLO and the next disconnect.
+ */
+class PeerChannel {
+  private readonly redis: Redis;
+  private handshaken = false;
+  private lastHandshakeError = '';
+
+  constructor(
+    private readonly address: PeerAddress,
+    private readonly options: PeerBusOptions,
+    private readonly role: string,
+    timeoutMs: number,
+  ) {
+    this.redis = new Redis({
+      host: address.host,
+      port: address.port,
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      enableReadyCheck: false,
+      enableAutoPipelining: true,
+      autoResubscribe: false,
+      commandTimeout: timeoutMs,
+      connectTimeout: Math.max(options.timeoutMs, 1000),
+      retryStrategy: (times) => Math.min(limits.peerReconnectMinMs * 2 ** Math.min(times, 16), limits.peerReconnectMaxMs),
+    });
+    // callBuffer() loses the command name under auto-pipelining (redis/ioredis#1923), so each
+    // DYN.* command is registered as a builtin and sent through its generated `…Buffer` method.
+    for (const name of Object.values(PeerCommand)) this.redis.addBuiltinCommand(name);
+    this.redis.on('ready', () => this.handshake());
+    this.redis.on('close', () => {
+      if (this.handshaken) options.log?.('warn', `peer ${address.id} disconnected (${role} channel)`);
+      this.handshaken = false;
+    });
+    // Connection errors are expected while a peer is down; 'close' and reconnects handle them.
+    this.redis.on('error', () => undefined);
+  }
+
+  start(): void {
+    this.redis.connect().catch(() => undefined);
+  }
+
+  private handshake(): void {
+    this.send(PeerCommand.hello, this.options.hello).then(
+      () => {
+        this.handshaken = true;
+        this.lastHandshakeError = '';
+        this.options.log?.('info', `peer ${this.address.id} connected (${this.role} channel)`);
+      },
+      (err: unknown) => {
+        const message = err instanceof Error ? err.message : String(err);
+        if (message !== this.lastHandshakeError) this.options.log?.('warn', `peer ${this.address.id} refused the handshake: ${message}`);
+        this.lastHandshakeError = message;
+        // Try again later: the peer may be restarted with matching settings.
+        setTimeout(() => {
+          if (!this.handshaken && this.redis.status === 'ready') this.handshake();
+        }, limits.peerReconnectMaxMs).unref();
+      },
+    );
+  }
+
+  get up(): boolean {
+    return this.handshaken && this.redis.status === 'ready';
+  }
+
+  send(command: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+    // The methods addBuiltinCommand() creates are not in ioredis's types.
+    const method = (this.redis as unknown as Record<string, (...a: ReadonlyArray<string | Buffer>) => Promise<unknown>>)[`${command}Buffer`];
+    if (method === undefined) throw new Error(`${command} is not a registered peer command`);
+    return method.apply(this.redis, [...args]);
+  }
+
+  stop(): void {
+    this.redis.disconnect(false);
+  }
+}
+
+/**
+ * A peer: two channels, because replies on one connection come back in request order. Replica
+ * requests (read, write, scan) are answered from the peer's own storage and never wait on
+ * another node; a forwarded command waits for the peer's own quorum. Sharing one connection
+ * would queue replica requests behind forwards, and two nodes forwarding to each other would
+ * wait on each other until a timeout. Keeping replica traffic on its own channel makes every
+ * wait end at a node's storage.
+ */
+class PeerClient {
+  private readonly replica: PeerChannel;
+  private readonly forwarding: PeerChannel;
+  inFlight = 0;
+  requests = 0;
+  errors = 0;
+  private readonly latencies = new Float64Array(limits.peerLatencySamples);
+  private latencyCount = 0;
+
+  constructor(
+    readonly address: PeerAddress,
+    options: PeerBusOptions,
+  ) {
+    this.replica = new PeerChannel(address, options, 'replica', options.timeoutMs);
+    // A forwarded write runs a quorum read and a replication there, each bounded by the timeout.
+    this.forwarding = new PeerChannel(address, options, 'forward', options.timeoutMs * limits.peerForwardTimeoutFactor);
+  }
+
+  start(): void {
+    this.replica.start();
+    this.forwarding.start();
+  }
+
+  get up(): boolean {
+    return this.replica.up;
+  }
+
+  get canForward(): boolean {
+    return this.forwarding.up;
+  }
+
+  async request(command: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+    const channel = command === PeerCommand.forward ? this.forwarding : this.replica;
+    if (!channel.up) throw new PeerUnavailableError(this.address.id, 'is not connected');
+    if (this.inFlight >= limits.peerInFlightMax) {
+      this.errors++;
+      throw new PeerUnavailableError(this.address.id, `has ${this.inFlight} requests in flight`);
+    }
+    this.inFlight++;
+    this.requests++;
+    const started = performance.now();
+    try {
+      return await channel.send(command, args);
+    } catch (err) {
+      this.errors++;
+      throw err;
+    } finally {
+      this.inFlight--;
+      this.latencies[this.latencyCount++ % this.latencies.length] = performance.now() - started;
+    }
+  }
+
+  info(): PeerInfo {
+    const n = Math.min(this.latencyCount, this.latencies.length);
+    const sorted = Array.from(this.latencies.subarray(0, n)).sort((a, b) => a - b);
+    const at = (q: number): number => (n === 0 ? 0 : (sorted[Math.min(n - 1, Math.floor(q * n))] as number));
+    return {
+      id: this.address.id,
+      up: this.up && this.canForward,
+      requests: this.requests,
+      errors: this.errors,
+      inFlight: this.inFlight,
+      p50Ms: at(0.5),
+      p99Ms: at(0.99),
+    };
+  }
+
+  stop(): void {
+    this.replica.stop();
+    this.forwarding.stop();
+  }
+}
+
+export class PeerBus implements ReplicaTransport, Forwarder {
+  private readonly peers = new Map<string, PeerClient>();
+
+  constructor(
+    addresses: readonly PeerAddress[],
+    options: PeerBusOptions,
+  ) {
+    for (const a of addresses) this.peers.set(a.id, new PeerClient(a, options));
+  }
+
+  start(): void {
+    for (const p of this.peers.values()) p.start();
+  }
+
+  stop(): void {
+    for (const p of this.peers.values()) p.stop();
+  }
+
+  isUp(member: string): boolean {
+    return this.peers.get(member)?.up ?? false;
+  }
+
+  canForward(member: string): boolean {
+    return this.peers.get(member)?.canForward ?? false;
+  }
+
+  /** True when every peer has completed its handshake on both channels. */
+  allUp(): boolean {
+    for (const p of this.peers.values()) if (!p.up || !p.canForward) return false;
+    return true;
+  }
+
+  info(): PeerInfo[] {
+    return [...this.peers.values()].map((p) => p.info());
+  }
+
+  private peer(member: string): PeerClient {
+    const p = this.peers.get(member);
+    if (p === undefined) throw new PeerUnavailableError(member, 'is not a member');
+    return p;
+  }
+
+  async read(member: string, partition: number, key: Buffer): Promise<SiblingSet> {
+    const reply = await this.peer(member).request(PeerCommand.read, [String(partition), key]);
+    return decodeSiblingSet(asBuffer(reply, PeerCommand.read));
+  }
+
+  async write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
+    await this.peer(member).request(PeerCommand.write, [String(partition), key, encodeSiblingSet(set)]);
+  }
+
+  async scan(member: string, partition: number, position: number, limit: number): Promise<ScanPage> {
+    const reply = await this.peer(member).request(PeerCommand.scan, [String(partition), String(position), String(limit)]);
+    return decodeScanPage(asBuffer(reply, PeerCommand.scan), partition);
+  }
+
+  async flushAll(member: string): Promise<void> {
+    await this.peer(member).request(PeerCommand.flushAll, []);
+  }
+
+  async forward(member: string, protocol: Protocol, args: readonly Buffer[]): Promise<Buffer> {
+    const reply = await this.peer(member).request(PeerCommand.forward, [String(protocol), ...args]);
+    return asBuffer(reply, PeerCommand.forward);
+  }
+}
+
+function asBuffer(reply: unknown, command: string): Buffer {
+  if (!Buffer.isBuffer(reply)) throw new Error(`malformed ${command} reply from peer`);
+  return reply;
+}

@@ -1,0 +1,172 @@
+/**
+ * The server side of the peer bus: the DYN.* command table served on the peer port (wire
+ * format in messages.ts). It reuses the client-facing RESP server, decoder and dispatcher, so
+ * a malformed message fails that request (or, for broken framing, that connection) and
+ * nothing else. Until DYN.HELLO succeeds a connection may only PING, QUIT and say hello, and
+ * the decoder applies the unauthenticated request limits.
+ */
+import { DynisError } from '../errors.js';
+import type { ClientState, CommandContext, ServerContext } from '../commands/context.js';
+import { cmd, CommandTable, NO_KEYS, singleKey, type Handler } from '../commands/table.js';
+import { intArg } from '../commands/args.js';
+import { limits } from '../limits.js';
+import type { KvService } from '../replication/coordinator.js';
+import { ReplyEncoder, type Protocol } from '../resp/encoder.js';
+import { OK, PONG, type Reply } from '../resp/reply.js';
+import type { ReplicaStore } from '../storage/replica-store.js';
+import { DecodeError } from '../util/bytes.js';
+import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
+import { checkHello, encodeScanPage, PEER_PROTOCOL_VERSION, type RingIdentity } from './messages.js';
+
+const POSITIONS_PER_PARTITION = 2 ** 32;
+
+export interface PeerServices {
+  readonly ring: RingIdentity;
+  readonly secret: string | null;
+  readonly self: string;
+  readonly actor: string;
+  readonly kv: KvService;
+  readonly store: ReplicaStore;
+  /** The client command table and context, to run forwarded commands. */
+  readonly clientTable: CommandTable;
+  readonly clientServer: () => ServerContext;
+  readonly log?: (level: 'info' | 'warn', line: string) => void;
+}
+
+/** A command forwarded by a peer, run as if its client had sent it here. */
+class ForwardedClient implements ClientState {
+  readonly forwarded = true;
+  readonly id = 0;
+  readonly addr: string;
+  readonly laddr = '';
+  readonly createdAtMs = Date.now();
+  name: string | null = null;
+  libName: string | null = null;
+  libVer: string | null = null;
+  authenticated = true;
+  db = 0;
+  lastCommand = 'NULL';
+  lastInteractionMs = Date.now();
+  closeAfterReply = false;
+  constructor(
+    readonly protocol: Protocol,
+    from: string,
+  ) {
+    this.addr = from;
+  }
+  queryBufferBytes(): number {
+    return 0;
+  }
+  outputBufferBytes(): number {
+    return 0;
+  }
+  kill(): void {}
+}
+
+function handshaken(handler: Handler): Handler {
+  return (ctx, args) => {
+    if (!ctx.client.authenticated) return new DynisError('NOHANDSHAKE', 'send DYN.HELLO first');
+    return handler(ctx, args);
+  };
+}
+
+function badPayload(what: string, err: unknown): DynisError {
+  return new DynisError('ERR', `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+export function buildPeerTable(s: PeerServices): CommandTable {
+  const table = new CommandTable();
+  const partitionArg = (arg: Buffer): number => {
+    const p = intArg(arg);
+    if (p < 0 || p >= s.ring.partitions) throw new DynisError('ERR', `partition ${p} out of range (0..${s.ring.partitions - 1})`);
+    return p;
+  };
+  const keyIn = (partition: number, key: Buffer): Buffer => {
+    const actual = s.kv.partitionOf(key);
+    if (actual !== partition) throw new DynisError('ERR', `key belongs to partition ${actual}, not ${partition}`);
+    return key;
+  };
+  const whoIs = new WeakMap<ClientState, string>();
+
+  const hello: Handler = (ctx, args) => {
+    try {
+      const from = checkHello(args.slice(1), s.ring, s.secret);
+      ctx.client.authenticated = true;
+      whoIs.set(ctx.client, from);
+      return [PEER_PROTOCOL_VERSION, s.self, s.actor];
+    } catch (err) {
+      s.log?.('warn', `refused a peer handshake from ${ctx.client.addr}: ${(err as Error).message}`);
+      return new DynisError('HANDSHAKE', (err as Error).message);
+    }
+  };
+
+  const read: Handler = async (_ctx, args) => {
+    const partition = partitionArg(args[1] as Buffer);
+    const key = keyIn(partition, args[2] as Buffer);
+    return encodeSiblingSet(await s.store.read(partition, key));
+  };
+
+  const write: Handler = async (_ctx, args) => {
+    const partition = partitionArg(args[1] as Buffer);
+    const key = keyIn(partition, args[2] as Buffer);
+    let set;
+    try {
+      set = decodeSiblingSet(args[3] as Buffer);
+    } catch (err) {
+      if (err instanceof DecodeError) return badPayload('sibling set', err);
+      throw err;
+    }
+    // The values are slices of the request buffer; copy them so the store does not pin it.
+    const owned = set.map((sib) => (sib.value === null ? sib : { ...sib, value: Buffer.from(sib.value) }));
+    return (await s.kv.syncLocal(partition, key, owned)) ? 1 : 0;
+  };
+
+  const scan: Handler = async (_ctx, args) => {
+    const partition = partitionArg(args[1] as Buffer);
+    const position = intArg(args[2] as Buffer);
+    const limit = intArg(args[3] as Buffer);
+    const first = partition * POSITIONS_PER_PARTITION;
+    const end = first + POSITIONS_PER_PARTITION;
+    if (position < first || position >= end) throw new DynisError('ERR', `position ${position} is not in partition ${partition}`);
+    if (limit < 1 || limit > limits.peerScanPageMax) throw new DynisError('ERR', `limit must be 1..${limits.peerScanPageMax}`);
+    return encodeScanPage(await s.store.scan(position, limit, end));
+  };
+
+  const flushAll: Handler = async () => {
+    await s.store.clearAll();
+    return OK;
+  };
+
+  const forward: Handler = async (ctx, args) => {
+    const protocol = intArg(args[1] as Buffer);
+    if (protocol !== 2 && protocol !== 3) throw new DynisError('ERR', `protocol ${protocol} is not 2 or 3`);
+    const argv = args.slice(2);
+    const name = (argv[0] as Buffer).toString('latin1').toLowerCase();
+    const spec = s.clientTable.get(name);
+    if (spec === undefined || !spec.flags.includes('write') || singleKey(spec, argv) === undefined) {
+      throw new DynisError('ERR', `DYN.FWD only carries single-key writes, not '${name}'`);
+    }
+    const client = new ForwardedClient(protocol, whoIs.get(ctx.client) ?? ctx.client.addr);
+    const context: CommandContext = { client, server: s.clientServer() };
+    const reply: Reply = await s.clientTable.dispatch(context, argv);
+    const encoder = new ReplyEncoder();
+    encoder.protocol = protocol;
+    encoder.write(reply);
+    return encoder.take() ?? Buffer.alloc(0);
+  };
+
+  table.add(
+    cmd('ping', -1, ['fast', 'no_auth'], NO_KEYS, () => PONG),
+    cmd('quit', -1, ['fast', 'no_auth'], NO_KEYS, (ctx) => {
+      ctx.client.closeAfterReply = true;
+      return OK;
+    }),
+    cmd('dyn.hello', 8, ['fast', 'no_auth'], NO_KEYS, hello),
+    cmd('dyn.read', 3, ['readonly', 'fast', 'no_auth'], NO_KEYS, handshaken(read)),
+    cmd('dyn.write', 4, ['write', 'no_auth'], NO_KEYS, handshaken(write)),
+    cmd('dyn.scan', 4, ['readonly', 'no_auth'], NO_KEYS, handshaken(scan)),
+    cmd('dyn.flushall', 1, ['write', 'no_auth'], NO_KEYS, handshaken(flushAll)),
+    cmd('dyn.fwd', -4, ['write', 'no_auth'], NO_KEYS, handshaken(forward)),
+  );
+  return table;
+}

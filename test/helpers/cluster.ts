@@ -1,0 +1,138 @@
+/**
+ * A real cluster for tests: `dynis node` processes on free loopback ports, each with its own
+ * throwaway data directory, all started with the same seed list. ready() waits until every
+ * node has completed the peer handshake with every other. Members can be killed (-9),
+ * stopped and restarted on the same ports and data.
+ */
+import { spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { Redis } from 'ioredis';
+import { CLI, freePort, tempDir, waitForPort, type RunningProcess } from './processes.js';
+
+export interface ClusterMember {
+  readonly port: number;
+  readonly peerPort: number;
+  readonly id: string;
+  readonly dir: string;
+  proc: RunningProcess | undefined;
+}
+
+export interface TestCluster {
+  readonly members: ClusterMember[];
+  /** Start (or restart) member i on its ports and data dir. */
+  start(i: number): Promise<void>;
+  kill9(i: number): Promise<void>;
+  /** Wait until members (default: all running) see all their peers up. */
+  ready(timeoutMs?: number): Promise<void>;
+  client(i: number): Redis;
+  stop(): Promise<void>;
+  output(i: number): string;
+}
+
+export async function startCluster(options: { nodes: number; args?: string[] }): Promise<TestCluster> {
+  const members: ClusterMember[] = [];
+  const used = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (!used.has(p)) {
+        used.add(p);
+        return p;
+      }
+    }
+  };
+  for (let i = 0; i < options.nodes; i++) {
+    const clientPort = await port();
+    const peerPort = await port();
+    members.push({ port: clientPort, peerPort, id: `127.0.0.1:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
+  }
+  const seeds = members.map((m) => m.id).join(',');
+  const clients: Redis[] = [];
+  const outputs: string[] = members.map(() => '');
+
+  const start = async (i: number): Promise<void> => {
+    const m = members[i] as ClusterMember;
+    const child = spawn(
+      process.execPath,
+      [CLI, 'node', '--port', String(m.port), '--peer-port', String(m.peerPort), '--dir', m.dir, '--seeds', seeds, ...(options.args ?? [])],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => ((out += d.toString()), (outputs[i] += d.toString())));
+    child.stderr.on('data', (d: Buffer) => ((out += d.toString()), (outputs[i] += d.toString())));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+    m.proc = {
+      port: m.port,
+      dir: m.dir,
+      child,
+      output: () => out,
+      async stop() {
+        if (alive()) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => alive() && child.kill('SIGKILL'), 5000);
+          await exited;
+          clearTimeout(timer);
+        }
+      },
+      async kill9() {
+        if (alive()) {
+          child.kill('SIGKILL');
+          await exited;
+        }
+      },
+    };
+    try {
+      await waitForPort(m.port);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${out}`);
+    }
+  };
+
+  const cluster: TestCluster = {
+    members,
+    start,
+    async kill9(i) {
+      await members[i]?.proc?.kill9();
+    },
+    async ready(timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (const [i, m] of members.entries()) {
+        if (m.proc === undefined || m.proc.child.exitCode !== null || m.proc.child.signalCode !== null) continue;
+        const running = members.filter((x) => x.proc !== undefined && x.proc.child.exitCode === null && x.proc.child.signalCode === null).length;
+        const r = new Redis({ port: m.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+        try {
+          await r.connect();
+          for (;;) {
+            const info = await r.info('ring');
+            const up = Number(/peers_up:(\d+)/.exec(info)?.[1] ?? -1);
+            if (up >= running - 1) break;
+            if (Date.now() > deadline) throw new Error(`member ${i} sees ${up} of ${running - 1} peers up\n${outputs[i]}`);
+            await new Promise((res) => setTimeout(res, 50));
+          }
+        } finally {
+          r.disconnect();
+        }
+      }
+    },
+    client(i) {
+      const r = new Redis({ port: (members[i] as ClusterMember).port, maxRetriesPerRequest: 1 });
+      clients.push(r);
+      return r;
+    },
+    async stop() {
+      for (const c of clients) c.disconnect();
+      await Promise.all(members.map((m) => m.proc?.stop()));
+      for (const m of members) rmSync(m.dir, { recursive: true, force: true });
+    },
+    output: (i) => outputs[i] ?? '',
+  };
+  try {
+    await Promise.all(members.map((_, i) => start(i)));
+    await cluster.ready();
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
+}

@@ -1,0 +1,84 @@
+/**
+ * The peer wire format: the handshake accepts exactly a matching peer and says what differs
+ * otherwise; scan pages round-trip and refuse malformed bytes; static members parse.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { checkHello, decodeScanPage, encodeScanPage, helloArgs, type RingIdentity } from '../../src/peer/messages.js';
+import { defaultConfig } from '../../src/config.js';
+import { parseSeed, staticMembers } from '../../src/ring/static-members.js';
+import { DecodeError } from '../../src/util/bytes.js';
+
+const ring: RingIdentity = { clusterName: 'dynis', partitions: 256, scheme: 'redis-slot', n: 3 };
+const args = (r: RingIdentity, from: string, secret: string | null): Buffer[] => helloArgs(r, from, secret).map((a) => Buffer.from(a));
+
+describe('DYN.HELLO', () => {
+  it('accepts a matching peer and names it', () => {
+    expect(checkHello(args(ring, '10.0.0.1:16379', null), ring, null)).toBe('10.0.0.1:16379');
+    expect(checkHello(args(ring, 'a:1', 's3cret'), ring, 's3cret')).toBe('a:1');
+  });
+
+  it('refuses other versions, cluster names, ring settings and secrets, saying what differs', () => {
+    const bad = args(ring, 'a:1', null);
+    bad[0] = Buffer.from('2');
+    expect(() => checkHello(bad, ring, null)).toThrow(/protocol version mismatch/);
+    expect(() => checkHello(args({ ...ring, clusterName: 'x' }, 'a:1', null), ring, null)).toThrow(/cluster name mismatch/);
+    expect(() => checkHello(args({ ...ring, partitions: 128 }, 'a:1', null), ring, null)).toThrow(/partitions=128/);
+    expect(() => checkHello(args({ ...ring, scheme: 'md5' }, 'a:1', null), ring, null)).toThrow(/scheme=md5/);
+    expect(() => checkHello(args({ ...ring, n: 2 }, 'a:1', null), ring, null)).toThrow(/n=2/);
+    expect(() => checkHello(args(ring, 'a:1', 'wrong'), ring, 'right')).toThrow(/secret mismatch/);
+    expect(() => checkHello(args(ring, 'a:1', null), ring, 'right')).toThrow(/secret mismatch/);
+    // The proof binds the sender's id: another id cannot reuse it.
+    const stolen = args(ring, 'a:1', 'right');
+    stolen[2] = Buffer.from('b:1');
+    expect(() => checkHello(stolen, ring, 'right')).toThrow(/secret mismatch/);
+    expect(() => checkHello(args(ring, 'a:1', null).slice(1), ring, null)).toThrow(/needs 7 arguments/);
+  });
+});
+
+describe('scan pages', () => {
+  it('round-trip', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ key: fc.uint8Array({ maxLength: 20 }), value: fc.option(fc.uint8Array({ maxLength: 20 })) }), { maxLength: 20 }),
+        fc.integer({ min: 0, max: 2 ** 40 }),
+        (rows, next) => {
+          const entries = rows.map((r, i) => ({
+            partition: 3,
+            key: Buffer.from(r.key),
+            set: [{ actor: 'x.1', counter: i + 1, past: new Map([['y.2', 4]]), value: r.value === null ? null : Buffer.from(r.value), ts: 5, expireAt: 0 }],
+          }));
+          const back = decodeScanPage(encodeScanPage({ entries, next }), 3);
+          expect(back.next).toBe(next);
+          expect(back.entries).toEqual(entries);
+        },
+      ),
+    );
+  });
+
+  it('refuses truncated and unknown-format pages', () => {
+    const page = encodeScanPage({ entries: [{ partition: 0, key: Buffer.from('k'), set: [] }], next: 7 });
+    for (let cut = 0; cut < page.length; cut++) expect(() => decodeScanPage(page.subarray(0, cut), 0)).toThrow(DecodeError);
+    const other = Buffer.from(page);
+    other[0] = 9;
+    expect(() => decodeScanPage(other, 0)).toThrow(/unknown scan page format/);
+  });
+});
+
+describe('static members', () => {
+  it('parses host:port[@zone] and includes this node', () => {
+    expect(parseSeed('127.0.0.1:16379@z1', 'default')).toEqual({ id: '127.0.0.1:16379', host: '127.0.0.1', peerPort: 16379, zone: 'z1' });
+    expect(parseSeed('[::1]:7000', 'd')).toEqual({ id: '::1:7000', host: '::1', peerPort: 7000, zone: 'd' });
+    expect(() => parseSeed('nohost', 'd')).toThrow(/host:peerport/);
+    const { self, members } = staticMembers({ ...defaultConfig, port: 6379, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16380', '127.0.0.1:16381'] });
+    expect(self.id).toBe('127.0.0.1:16379');
+    expect(members.map((m) => m.id)).toEqual(['127.0.0.1:16379', '127.0.0.1:16380', '127.0.0.1:16381']);
+  });
+
+  it('refuses N above the member count and a missing secret off loopback', () => {
+    expect(() => staticMembers({ ...defaultConfig, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16380'] })).toThrow(/N=3 needs at least 3 members/);
+    expect(() =>
+      staticMembers({ ...defaultConfig, peerPort: 16379, n: 2, seeds: ['10.0.0.2:16379'], announceHost: '10.0.0.1', bind: '10.0.0.1' }),
+    ).toThrow(/cluster-secret: required/);
+  });
+});
