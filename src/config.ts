@@ -46,6 +46,12 @@ export interface NodeConfig {
   clusterSecret: string | null;
   /** Time a peer has to answer one request (ms). */
   peerTimeout: number;
+  /** Failure detector threshold φ. */
+  phiThreshold: number;
+  /** Hints older than this are dropped, never delivered (ms). */
+  hintWindow: number;
+  /** Tombstones are reaped no sooner than this after the delete, and only once every replica has them (ms). */
+  tombstoneGrace: number;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -73,6 +79,9 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   clusterName: 'dynis',
   clusterSecret: null,
   peerTimeout: limits.peerTimeoutMs,
+  phiThreshold: limits.phiThreshold,
+  hintWindow: limits.hintWindowMs,
+  tombstoneGrace: limits.tombstoneGraceMs,
 });
 
 export class ConfigError extends Error {
@@ -118,6 +127,14 @@ const bytes: Parser = (v, name) => {
   return Number(m[1]) * (mul[unit] as number);
 };
 
+/** A duration: 500ms, 10s, 5m, 3h, 7d, or a bare number of milliseconds. */
+const duration: Parser = (v, name) => {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(v);
+  if (!m) throw new ConfigError(`${name}: '${v}' is not a duration (e.g. 500ms, 10s, 3h)`);
+  const mul: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+  return Number(m[1]) * (mul[m[2] ?? 'ms'] as number);
+};
+
 /** Every setting: its key in NodeConfig, its parser, and a one-line description (--help, README). */
 export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; help: string }> = {
   port: { key: 'port', parse: int(1, 65535), help: 'client (RESP) port' },
@@ -144,6 +161,9 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   'cluster-name': { key: 'clusterName', parse: str, help: 'members must share it (default dynis)' },
   'cluster-secret': { key: 'clusterSecret', parse: str, help: 'shared secret of the peer handshake (required off loopback)' },
   'peer-timeout': { key: 'peerTimeout', parse: int(10, 600_000), help: 'ms a peer has to answer a request' },
+  'phi-threshold': { key: 'phiThreshold', parse: int(1, 100), help: 'failure detector: φ above which a peer is suspect (default 8)' },
+  'hint-window': { key: 'hintWindow', parse: duration, help: 'hints older than this are dropped (default 3h)' },
+  'tombstone-grace': { key: 'tombstoneGrace', parse: duration, help: 'keep tombstones at least this long; must exceed hint-window (default 4h)' },
 };
 
 /** Parse a redis.conf-style file into setting overrides. */
@@ -226,6 +246,11 @@ export function validateConfig(config: NodeConfig): NodeConfig {
   if (config.clusterSecret === '') config.clusterSecret = null;
   if (config.peerPort === 0 && config.port !== 0) config.peerPort = config.port + 10000;
   if (config.peerPort > 65535) throw new ConfigError(`peer-port: port + 10000 = ${config.peerPort} is above 65535; set --peer-port`);
+  if (config.tombstoneGrace <= config.hintWindow) {
+    throw new ConfigError(
+      `tombstone-grace: ${config.tombstoneGrace} ms must exceed hint-window (${config.hintWindow} ms), or an old hint could bring a deleted value back`,
+    );
+  }
   if (config.protoMaxBulkLen < 1024 * 1024) {
     throw new ConfigError('proto-max-bulk-len: must be at least 1mb (as in Redis)');
   }

@@ -84,8 +84,32 @@ export const limits = {
   membersMax: 1024,
   /** Keys returned by one DYN.SCAN page. */
   peerScanPageMax: 10_000,
+  /** Interval of the liveness ping to every peer (ms); its answers feed the failure detector. */
+  peerPingIntervalMs: 500,
+  /** Heartbeat intervals kept per peer by the failure detector. */
+  failureDetectorWindow: 1000,
+  /** Failure detector: φ above which a peer is suspect (Akka's and Cassandra's default is 8). */
+  phiThreshold: 8,
+  /** Failure detector: floor of the interval's standard deviation (ms). */
+  phiMinStdDeviationMs: 200,
+  /** Failure detector: a silence this long (beyond the usual interval) is not yet a failure (ms). */
+  phiAcceptablePauseMs: 1500,
   /** Latency samples kept per peer for INFO (a ring buffer). */
   peerLatencySamples: 1024,
+
+  // --- Hinted handoff ---------------------------------------------------------------------
+  /** Pending hinted keys per target node; beyond it new hints for the target are refused. */
+  hintsPerTargetMax: 5_000_000,
+  /** Default hint window: a hint older than this is dropped, never delivered (ms); setting hint-window. */
+  hintWindowMs: 3 * 60 * 60 * 1000,
+  /** Hints read per replay page. */
+  hintReplayPageSize: 512,
+  /** Hint deliveries in flight at once. */
+  hintReplayInFlightMax: 64,
+  /** Pause between hint replay rounds when there is nothing (more) to deliver (ms). */
+  hintReplayIntervalMs: 250,
+  /** Default tombstone grace period (ms); must exceed the hint window; setting tombstone-grace. */
+  tombstoneGraceMs: 4 * 60 * 60 * 1000,
 } as const;
 
 export type Limits = typeof limits;

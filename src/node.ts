@@ -12,6 +12,8 @@ import { helloArgs } from './peer/messages.js';
 import { PeerBus } from './peer/peer-bus.js';
 import { buildPeerTable } from './peer/peer-commands.js';
 import { KvService } from './replication/coordinator.js';
+import { FallbackJournal } from './replication/fallback-journal.js';
+import { HintReplayer, HintStore } from './replication/hints.js';
 import { Router } from './replication/router.js';
 import { noTransport } from './replication/transport.js';
 import { Ring } from './ring/ring.js';
@@ -36,6 +38,9 @@ export class DynisNode {
   private server!: RespServer;
   private peerServer: RespServer | undefined;
   private bus: PeerBus | undefined;
+  private hints!: HintStore;
+  private journal!: FallbackJournal;
+  private replayer: HintReplayer | undefined;
   private port = 0;
   private peerPort = 0;
   identity!: NodeIdentity;
@@ -70,12 +75,15 @@ export class DynisNode {
     const sequence = await DotSequence.open(this.engine);
     this.store = new ReplicaStore(this.engine, { fsync: config.fsync, cacheMaxBytes: config.cacheBytes });
     this.store.start();
+    this.hints = new HintStore(this.engine, this.store, { windowMs: config.hintWindow });
+    await this.hints.open();
+    this.journal = new FallbackJournal(this.engine, this.store, { windowMs: config.hintWindow });
     const log = (level: 'info' | 'warn', line: string): void => this.options.log?.(`[${level}] ${line}`);
     const others = members.filter((m) => m.id !== self.id);
     if (others.length > 0) {
       this.bus = new PeerBus(
         others.map((m) => ({ id: m.id, host: m.host, port: m.peerPort })),
-        { hello: helloArgs(ringIdentity, self.id, config.clusterSecret), timeoutMs: config.peerTimeout, log },
+        { hello: helloArgs(ringIdentity, self.id, config.clusterSecret), timeoutMs: config.peerTimeout, phiThreshold: config.phiThreshold, log },
       );
     }
     const memberIds = ring.members.map((m) => m.id);
@@ -88,13 +96,17 @@ export class DynisNode {
         memberIds,
         partitionOf: (key) => ring.partitionOf(key),
         preferenceList: (p) => ring.preferenceList(p),
+        fallbacks: (p) => ring.fallbacks(p),
       },
       self: self.id,
       transport: this.bus ?? noTransport,
+      hints: this.hints,
+      journal: this.journal,
       r: config.r,
       w: config.w,
     });
-    const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id, config.w);
+    const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id);
+    if (this.bus !== undefined) this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log, journal: this.journal });
     const bus = this.bus;
     const cluster: ClusterView = {
       self: self.id,
@@ -142,6 +154,7 @@ export class DynisNode {
       dispatch: (ctx, args, protocol) => table.dispatch(ctx, args, protocol),
       router,
       cluster,
+      hints: this.hints,
     };
     this.server = new RespServer(context, table);
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
@@ -156,6 +169,7 @@ export class DynisNode {
         actor: this.identity.actor,
         kv,
         store: this.store,
+        hints: this.hints,
         clientTable: table,
         clientServer: () => context,
         log,
@@ -165,6 +179,7 @@ export class DynisNode {
     }
     this.port = await this.server.listen(config.port, config.bind);
     this.bus?.start();
+    this.replayer?.start();
     this.sweeper.start();
     this.options.log?.(
       `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}` +
@@ -182,6 +197,7 @@ export class DynisNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.sweeper?.stop();
+      this.replayer?.stop();
       await this.server?.close();
       await this.peerServer?.close();
       this.bus?.stop();

@@ -3,6 +3,7 @@
  */
 import type { NodeConfig } from '../config.js';
 import type { KvService } from '../replication/coordinator.js';
+import type { HintStore } from '../replication/hints.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import type { NodeIdentity } from '../storage/identity.js';
 import type { Protocol } from '../resp/encoder.js';
@@ -63,6 +64,8 @@ export interface ServerContext {
   readonly router?: CommandRouter;
   /** INFO ring and DYN.KEYINFO: the cluster as this node sees it. */
   readonly cluster: ClusterView;
+  /** Hinted handoff: pending hints and counters (INFO ring). */
+  readonly hints: HintStore;
 }
 
 export interface CommandRouter {
@@ -78,6 +81,8 @@ export interface PeerInfo {
   readonly inFlight: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The failure detector's φ for the peer. */
+  readonly phi?: number;
 }
 
 export interface ClusterView {

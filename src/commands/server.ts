@@ -258,10 +258,17 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['read_repairs', server.kv.stats.readRepairs],
         ['read_quorum_failures', server.kv.stats.readQuorumFailures],
         ['write_quorum_failures', server.kv.stats.writeQuorumFailures],
+        ['hinted_writes', server.kv.stats.hintedWrites],
+        ['fallback_coordinated_writes', server.kv.stats.fallbackCoordinated],
+        ['hints_pending', server.hints.pendingTotal()],
+        ['hints_stored', server.hints.stats.stored],
+        ['hints_delivered', server.hints.stats.delivered],
+        ['hints_expired', server.hints.stats.expired],
+        ['hints_refused', server.hints.stats.refused],
         ...peers.map((p, i): [string, string] => [
           `peer${i}`,
-          `id=${p.id},up=${p.up ? 1 : 0},requests=${p.requests},errors=${p.errors},in_flight=${p.inFlight},` +
-            `p50_ms=${p.p50Ms.toFixed(3)},p99_ms=${p.p99Ms.toFixed(3)}`,
+          `id=${p.id},up=${p.up ? 1 : 0},phi=${(p.phi ?? 0) === Infinity ? 'inf' : (p.phi ?? 0).toFixed(2)},requests=${p.requests},errors=${p.errors},` +
+            `in_flight=${p.inFlight},p50_ms=${p.p50Ms.toFixed(3)},p99_ms=${p.p99Ms.toFixed(3)}`,
         ]),
       ]);
     }

@@ -4,8 +4,10 @@
  * format version byte, so `redis-cli -p PEERPORT` can still talk to a node (PING, DYN.HELLO).
  *
  *   DYN.HELLO version cluster from partitions scheme n proof   → [version, member id, actor]
- *   DYN.READ partition key                                     → bulk: encoded sibling set
+ *   DYN.READ partition key [hint-target]                       → bulk: encoded sibling set (or the hint for target)
  *   DYN.WRITE partition key set                                → :1 changed | :0 already had it
+ *   DYN.HINT target partition key set                          → +OK once stored as a hint for target
+ *   DYN.PING                                                   → +PONG (liveness, feeds the failure detector)
  *   DYN.SCAN partition position limit                          → bulk: encoded scan page
  *   DYN.FLUSHALL                                               → +OK
  *   DYN.FWD protocol command arg …                             → bulk: the client reply, RESP-encoded
@@ -27,6 +29,8 @@ export const PeerCommand = {
   hello: 'DYN.HELLO',
   read: 'DYN.READ',
   write: 'DYN.WRITE',
+  hint: 'DYN.HINT',
+  ping: 'DYN.PING',
   scan: 'DYN.SCAN',
   flushAll: 'DYN.FLUSHALL',
   forward: 'DYN.FWD',

@@ -15,6 +15,7 @@ import type { ReplicaTransport, ScanPage } from '../replication/transport.js';
 import type { Forwarder } from '../replication/router.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import type { SiblingSet } from '../versions/dvv.js';
+import { FailureDetector } from '../membership/failure-detector.js';
 import { decodeScanPage, PeerCommand } from './messages.js';
 
 export interface PeerAddress {
@@ -27,6 +28,8 @@ export interface PeerBusOptions {
   /** DYN.HELLO arguments (after the command name) this node introduces itself with. */
   readonly hello: readonly string[];
   readonly timeoutMs: number;
+  readonly phiThreshold?: number;
+  readonly clock?: () => number;
   readonly log?: (level: 'info' | 'warn', line: string) => void;
 }
 
@@ -51,6 +54,7 @@ class PeerChannel {
     private readonly options: PeerBusOptions,
     private readonly role: string,
     timeoutMs: number,
+    private readonly onHandshake: () => void,
   ) {
     this.redis = new Redis({
       host: address.host,
@@ -86,6 +90,7 @@ class PeerChannel {
       () => {
         this.handshaken = true;
         this.lastHandshakeError = '';
+        this.onHandshake();
         this.options.log?.('info', `peer ${this.address.id} connected (${this.role} channel)`);
       },
       (err: unknown) => {
@@ -136,10 +141,11 @@ class PeerClient {
   constructor(
     readonly address: PeerAddress,
     options: PeerBusOptions,
+    heartbeat: (id: string) => void,
   ) {
-    this.replica = new PeerChannel(address, options, 'replica', options.timeoutMs);
+    this.replica = new PeerChannel(address, options, 'replica', options.timeoutMs, () => heartbeat(address.id));
     // A forwarded write runs a quorum read and a replication there, each bounded by the timeout.
-    this.forwarding = new PeerChannel(address, options, 'forward', options.timeoutMs * limits.peerForwardTimeoutFactor);
+    this.forwarding = new PeerChannel(address, options, 'forward', options.timeoutMs * limits.peerForwardTimeoutFactor, () => undefined);
   }
 
   start(): void {
@@ -147,7 +153,12 @@ class PeerClient {
     this.forwarding.start();
   }
 
+  /** The replica channel has completed its handshake (the failure detector may still suspect the peer). */
   get up(): boolean {
+    return this.replica.up;
+  }
+
+  get connected(): boolean {
     return this.replica.up;
   }
 
@@ -197,68 +208,142 @@ class PeerClient {
   }
 }
 
+/** ioredis's message for a command that got no reply within commandTimeout. */
+const TIMED_OUT = 'Command timed out';
+
+/**
+ * The peers of this node. A peer is *up* when its replica channel has completed the
+ * handshake and the failure detector does not suspect it: every DYN.PING answer is a
+ * heartbeat, and a request that times out makes the peer suspect at once (the fast path), so
+ * a paused or overloaded peer stops being waited on after one timeout.
+ */
 export class PeerBus implements ReplicaTransport, Forwarder {
   private readonly peers = new Map<string, PeerClient>();
+  private readonly detector: FailureDetector;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private started = false;
 
   constructor(
     addresses: readonly PeerAddress[],
-    options: PeerBusOptions,
+    private readonly options: PeerBusOptions,
   ) {
-    for (const a of addresses) this.peers.set(a.id, new PeerClient(a, options));
+    this.detector = new FailureDetector({
+      threshold: options.phiThreshold ?? limits.phiThreshold,
+      minStdDeviationMs: limits.phiMinStdDeviationMs,
+      acceptablePauseMs: limits.phiAcceptablePauseMs,
+      firstIntervalMs: limits.peerPingIntervalMs,
+    });
+    for (const a of addresses) this.add(a);
+  }
+
+  private now(): number {
+    return (this.options.clock ?? Date.now)();
+  }
+
+  /** Start talking to a (new) member. */
+  add(address: PeerAddress): void {
+    if (this.peers.has(address.id)) return;
+    const peer = new PeerClient(address, this.options, (id) => this.detector.heartbeat(id, this.now()));
+    this.peers.set(address.id, peer);
+    if (this.started) peer.start();
+  }
+
+  /** Stop talking to a member that left the cluster. */
+  remove(id: string): void {
+    this.peers.get(id)?.stop();
+    this.peers.delete(id);
+    this.detector.remove(id);
+  }
+
+  has(id: string): boolean {
+    return this.peers.has(id);
   }
 
   start(): void {
+    this.started = true;
     for (const p of this.peers.values()) p.start();
+    this.pingTimer = setInterval(() => this.pingAll(), limits.peerPingIntervalMs);
+    this.pingTimer.unref();
   }
 
   stop(): void {
+    this.started = false;
+    if (this.pingTimer) clearInterval(this.pingTimer);
     for (const p of this.peers.values()) p.stop();
   }
 
+  private pingAll(): void {
+    for (const [id, p] of this.peers) {
+      if (!p.connected) continue;
+      p.request(PeerCommand.ping, []).then(
+        () => this.detector.heartbeat(id, this.now()),
+        () => undefined,
+      );
+    }
+  }
+
   isUp(member: string): boolean {
-    return this.peers.get(member)?.up ?? false;
+    const p = this.peers.get(member);
+    return p !== undefined && p.up && !this.detector.isSuspect(member, this.now());
   }
 
   canForward(member: string): boolean {
-    return this.peers.get(member)?.canForward ?? false;
+    return this.isUp(member) && (this.peers.get(member)?.canForward ?? false);
   }
 
-  /** True when every peer has completed its handshake on both channels. */
+  /** True when every peer has completed its handshake on both channels and is not suspect. */
   allUp(): boolean {
-    for (const p of this.peers.values()) if (!p.up || !p.canForward) return false;
+    for (const id of this.peers.keys()) if (!this.canForward(id)) return false;
     return true;
   }
 
-  info(): PeerInfo[] {
-    return [...this.peers.values()].map((p) => p.info());
+  /** φ of a peer now (INFO). */
+  phi(member: string): number {
+    return this.detector.phi(member, this.now());
   }
 
-  private peer(member: string): PeerClient {
+  info(): PeerInfo[] {
+    return [...this.peers.values()].map((p) => ({ ...p.info(), up: this.canForward(p.address.id), phi: this.phi(p.address.id) }));
+  }
+
+  /** A request to an up member; a timeout makes the member suspect (the fast path). */
+  private async call(member: string, command: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
     const p = this.peers.get(member);
     if (p === undefined) throw new PeerUnavailableError(member, 'is not a member');
-    return p;
+    if (!this.isUp(member)) throw new PeerUnavailableError(member, 'is not reachable');
+    try {
+      return await p.request(command, args);
+    } catch (err) {
+      if (err instanceof Error && err.message === TIMED_OUT) this.detector.suspect(member, this.now());
+      throw err;
+    }
   }
 
-  async read(member: string, partition: number, key: Buffer): Promise<SiblingSet> {
-    const reply = await this.peer(member).request(PeerCommand.read, [String(partition), key]);
+  async read(member: string, partition: number, key: Buffer, hintFor?: string): Promise<SiblingSet> {
+    const args = hintFor === undefined ? [String(partition), key] : [String(partition), key, hintFor];
+    const reply = await this.call(member, PeerCommand.read, args);
     return decodeSiblingSet(asBuffer(reply, PeerCommand.read));
   }
 
   async write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
-    await this.peer(member).request(PeerCommand.write, [String(partition), key, encodeSiblingSet(set)]);
+    await this.call(member, PeerCommand.write, [String(partition), key, encodeSiblingSet(set)]);
+  }
+
+  async hint(member: string, target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
+    await this.call(member, PeerCommand.hint, [target, String(partition), key, encodeSiblingSet(set)]);
   }
 
   async scan(member: string, partition: number, position: number, limit: number): Promise<ScanPage> {
-    const reply = await this.peer(member).request(PeerCommand.scan, [String(partition), String(position), String(limit)]);
+    const reply = await this.call(member, PeerCommand.scan, [String(partition), String(position), String(limit)]);
     return decodeScanPage(asBuffer(reply, PeerCommand.scan), partition);
   }
 
   async flushAll(member: string): Promise<void> {
-    await this.peer(member).request(PeerCommand.flushAll, []);
+    await this.call(member, PeerCommand.flushAll, []);
   }
 
   async forward(member: string, protocol: Protocol, args: readonly Buffer[]): Promise<Buffer> {
-    const reply = await this.peer(member).request(PeerCommand.forward, [String(protocol), ...args]);
+    const reply = await this.call(member, PeerCommand.forward, [String(protocol), ...args]);
     return asBuffer(reply, PeerCommand.forward);
   }
 }

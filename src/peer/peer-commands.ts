@@ -11,10 +11,12 @@ import { cmd, CommandTable, NO_KEYS, singleKey, type Handler } from '../commands
 import { intArg } from '../commands/args.js';
 import { limits } from '../limits.js';
 import type { KvService } from '../replication/coordinator.js';
+import { HintLimitError, type HintStore } from '../replication/hints.js';
 import { ReplyEncoder, type Protocol } from '../resp/encoder.js';
 import { OK, PONG, type Reply } from '../resp/reply.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { DecodeError } from '../util/bytes.js';
+import type { SiblingSet } from '../versions/dvv.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import { checkHello, encodeScanPage, PEER_PROTOCOL_VERSION, type RingIdentity } from './messages.js';
 
@@ -27,6 +29,7 @@ export interface PeerServices {
   readonly actor: string;
   readonly kv: KvService;
   readonly store: ReplicaStore;
+  readonly hints: HintStore;
   /** The client command table and context, to run forwarded commands. */
   readonly clientTable: CommandTable;
   readonly clientServer: () => ServerContext;
@@ -100,25 +103,47 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     }
   };
 
+  const memberArg = (arg: Buffer): string => {
+    const id = arg.toString('utf8');
+    if (id.length === 0 || id.length > 255) throw new DynisError('ERR', 'malformed member id');
+    return id;
+  };
+
   const read: Handler = async (_ctx, args) => {
+    if (args.length > 4) throw new DynisError('ERR', "wrong number of arguments for 'dyn.read' command");
     const partition = partitionArg(args[1] as Buffer);
     const key = keyIn(partition, args[2] as Buffer);
+    if (args.length === 4) return encodeSiblingSet(await s.hints.get(memberArg(args[3] as Buffer), partition, key));
     return encodeSiblingSet(await s.store.read(partition, key));
+  };
+
+  /** A received set with its values copied out of the request buffer, so storing it does not pin that buffer. */
+  const setArg = (arg: Buffer): SiblingSet => {
+    try {
+      return decodeSiblingSet(arg).map((sib) => (sib.value === null ? sib : { ...sib, value: Buffer.from(sib.value) }));
+    } catch (err) {
+      if (err instanceof DecodeError) throw badPayload('sibling set', err);
+      throw err;
+    }
   };
 
   const write: Handler = async (_ctx, args) => {
     const partition = partitionArg(args[1] as Buffer);
     const key = keyIn(partition, args[2] as Buffer);
-    let set;
+    return (await s.kv.syncLocal(partition, key, setArg(args[3] as Buffer))) ? 1 : 0;
+  };
+
+  const hint: Handler = async (_ctx, args) => {
+    const target = memberArg(args[1] as Buffer);
+    const partition = partitionArg(args[2] as Buffer);
+    const key = keyIn(partition, args[3] as Buffer);
     try {
-      set = decodeSiblingSet(args[3] as Buffer);
+      await s.hints.put(target, partition, key, setArg(args[4] as Buffer));
     } catch (err) {
-      if (err instanceof DecodeError) return badPayload('sibling set', err);
+      if (err instanceof HintLimitError) throw new DynisError('HINTLIMIT', err.message);
       throw err;
     }
-    // The values are slices of the request buffer; copy them so the store does not pin it.
-    const owned = set.map((sib) => (sib.value === null ? sib : { ...sib, value: Buffer.from(sib.value) }));
-    return (await s.kv.syncLocal(partition, key, owned)) ? 1 : 0;
+    return OK;
   };
 
   const scan: Handler = async (_ctx, args) => {
@@ -162,8 +187,10 @@ export function buildPeerTable(s: PeerServices): CommandTable {
       return OK;
     }),
     cmd('dyn.hello', 8, ['fast', 'no_auth'], NO_KEYS, hello),
-    cmd('dyn.read', 3, ['readonly', 'fast', 'no_auth'], NO_KEYS, handshaken(read)),
+    cmd('dyn.ping', 1, ['fast', 'no_auth'], NO_KEYS, handshaken(() => PONG)),
+    cmd('dyn.read', -3, ['readonly', 'fast', 'no_auth'], NO_KEYS, handshaken(read)),
     cmd('dyn.write', 4, ['write', 'no_auth'], NO_KEYS, handshaken(write)),
+    cmd('dyn.hint', 5, ['write', 'no_auth'], NO_KEYS, handshaken(hint)),
     cmd('dyn.scan', 4, ['readonly', 'no_auth'], NO_KEYS, handshaken(scan)),
     cmd('dyn.flushall', 1, ['write', 'no_auth'], NO_KEYS, handshaken(flushAll)),
     cmd('dyn.fwd', -4, ['write', 'no_auth'], NO_KEYS, handshaken(forward)),

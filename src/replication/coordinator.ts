@@ -10,6 +10,16 @@
  *    knows" atomically per key, then the whole resulting sibling set is sent to the other
  *    replicas, and the write is acknowledged when W replicas (this one included) stored it.
  *    Stragglers finish in the background.
+ *  - Sloppy quorum: a primary that is down (or stops answering) is stood in for by the next
+ *    reachable fallback of the key, which stores the set as a hint naming the primary; its
+ *    ack counts toward W. Reads ask the same stand-ins for their hints. When no fallback is
+ *    left (e.g. three nodes with N = 3), the coordinator keeps the hint itself, as Cassandra
+ *    does, without counting it toward W. Hints are replayed when the primary is back
+ *    (hints.ts).
+ *  - When no primary of a key is reachable at all, the node that received the write
+ *    coordinates it itself as a fallback: it reads what it can, writes with its own actor and
+ *    hands the result to stand-ins. Concurrent writes through such a node may become
+ *    siblings (it holds no per-key order for keys it does not replicate); none is lost.
  *  - Not enough answers is an error that names the quorum (NOQUORUM), never a silent success.
  *
  * A single node is this same code with one member and N = R = W = 1; the hot paths return
@@ -31,6 +41,8 @@ import {
   type SiblingSet,
   type VersionVector,
 } from '../versions/dvv.js';
+import type { FallbackJournal } from './fallback-journal.js';
+import { HintLimitError, type HintStore } from './hints.js';
 import type { ReplicaTransport, ScanPage } from './transport.js';
 
 /** Returned by getNow when the value is not known without waiting. */
@@ -71,6 +83,8 @@ export interface RingView {
   partitionOf(key: Buffer): number;
   /** The N (or fewer, when there are fewer members) distinct replicas of a partition. */
   preferenceList(partition: number): readonly string[];
+  /** The other members, in the order they stand in for unreachable primaries (sloppy quorum). */
+  fallbacks(partition: number): readonly string[];
 }
 
 export interface KvServiceDeps {
@@ -81,6 +95,8 @@ export interface KvServiceDeps {
   /** This node's member id in the ring. */
   readonly self: string;
   readonly transport: ReplicaTransport;
+  readonly hints: HintStore;
+  readonly journal: FallbackJournal;
   readonly r: number;
   readonly w: number;
   readonly clock?: () => number;
@@ -93,10 +109,29 @@ export interface KvStats {
   readRepairs: number;
   readQuorumFailures: number;
   writeQuorumFailures: number;
+  /** Writes that a fallback (or this coordinator) took as a hint for an unreachable primary. */
+  hintedWrites: number;
+  /** Writes coordinated here although this node is not one of the key's replicas. */
+  fallbackCoordinated: number;
+}
+
+/** One replica a read asks: a primary, or a fallback asked for its hint for a primary. */
+interface ReadTarget {
+  readonly member: string;
+  readonly hintFor?: string;
 }
 
 export class KvService {
-  readonly stats: KvStats = { reads: 0, writes: 0, siblingsSeen: 0, readRepairs: 0, readQuorumFailures: 0, writeQuorumFailures: 0 };
+  readonly stats: KvStats = {
+    reads: 0,
+    writes: 0,
+    siblingsSeen: 0,
+    readRepairs: 0,
+    readQuorumFailures: 0,
+    writeQuorumFailures: 0,
+    hintedWrites: 0,
+    fallbackCoordinated: 0,
+  };
   private readonly clock: () => number;
   private readonly store: ReplicaStore;
   private readonly self: string;
@@ -140,56 +175,79 @@ export class KvService {
     return set;
   }
 
+  /** A member that can be sent requests now (this node always can). */
+  private available(member: string): boolean {
+    return member === this.self || this.deps.transport.isUp(member);
+  }
+
+  /** The primaries that are reachable, and a reachable fallback for each one that is not. */
+  private readTargets(partition: number, pref: readonly string[]): ReadTarget[] {
+    const targets: ReadTarget[] = [];
+    let fallbacks: readonly string[] | undefined;
+    let next = 0;
+    for (const member of pref) {
+      if (this.available(member)) {
+        targets.push({ member });
+        continue;
+      }
+      fallbacks ??= this.deps.ring.fallbacks(partition);
+      while (next < fallbacks.length && !this.available(fallbacks[next] as string)) next++;
+      if (next < fallbacks.length) targets.push({ member: fallbacks[next++] as string, hintFor: member });
+    }
+    return targets;
+  }
+
   private quorumRead(partition: number, key: Buffer, pref: readonly string[], need: number): Promise<SiblingSet> {
+    const targets = this.readTargets(partition, pref);
     return new Promise((resolve, reject) => {
-      const answers: Array<SiblingSet | undefined> = new Array<SiblingSet | undefined>(pref.length);
+      const answers: Array<SiblingSet | undefined> = new Array<SiblingSet | undefined>(targets.length);
       let ok = 0;
       let failed = 0;
       let settled = false;
-      const afterAll = (): void => {
-        if (ok + failed < pref.length) return;
-        this.readRepair(partition, key, pref, answers);
+      const check = (): void => {
+        if (!settled && ok >= need) {
+          settled = true;
+          resolve(mergeAll(answers));
+        } else if (!settled && targets.length - failed < need && ok + failed === targets.length) {
+          // Every target has answered or failed and there are too few answers.
+          settled = true;
+          this.stats.readQuorumFailures++;
+          reject(Errors.noQuorum(ok, need, 'read'));
+        }
+        if (ok + failed === targets.length) this.readRepair(partition, key, targets, answers);
       };
-      pref.forEach((member, i) => {
-        const request = this.readReplica(member, partition, key);
-        request.then(
+      if (targets.length === 0) check();
+      targets.forEach((target, i) => {
+        this.readReplica(target, partition, key).then(
           (set) => {
             answers[i] = set;
             ok++;
-            if (!settled && ok >= need) {
-              settled = true;
-              resolve(mergeAll(answers));
-            }
-            afterAll();
+            check();
           },
           () => {
             failed++;
-            if (!settled && pref.length - failed < need) {
-              settled = true;
-              this.stats.readQuorumFailures++;
-              reject(Errors.noQuorum(ok, need, 'read'));
-            }
-            afterAll();
+            check();
           },
         );
       });
     });
   }
 
-  private readReplica(member: string, partition: number, key: Buffer): Promise<SiblingSet> {
-    if (member === this.self) return this.store.read(partition, key);
+  private readReplica(target: ReadTarget, partition: number, key: Buffer): Promise<SiblingSet> {
+    const { member, hintFor } = target;
+    if (member === this.self) return hintFor === undefined ? this.store.read(partition, key) : this.deps.hints.get(hintFor, partition, key);
     if (!this.deps.transport.isUp(member)) return Promise.reject(new Error(`${member} is unreachable`));
-    return this.deps.transport.read(member, partition, key);
+    return this.deps.transport.read(member, partition, key, hintFor);
   }
 
-  /** Send the merge of every answer to each replica that answered with less. */
-  private readRepair(partition: number, key: Buffer, pref: readonly string[], answers: ReadonlyArray<SiblingSet | undefined>): void {
+  /** Send the merge of every answer to each primary that answered with less. */
+  private readRepair(partition: number, key: Buffer, targets: readonly ReadTarget[], answers: ReadonlyArray<SiblingSet | undefined>): void {
     const merged = mergeAll(answers);
-    pref.forEach((member, i) => {
+    targets.forEach((target, i) => {
       const answer = answers[i];
-      if (answer === undefined || sameDots(answer, merged)) return;
+      if (target.hintFor !== undefined || answer === undefined || sameDots(answer, merged)) return;
       this.stats.readRepairs++;
-      this.syncReplica(member, partition, key, merged).catch(() => undefined);
+      this.syncReplica(target.member, partition, key, merged).catch(() => undefined);
     });
   }
 
@@ -237,14 +295,74 @@ export class KvService {
   async mutate<T>(key: Buffer, fn: MutationFn<T>, options: MutateOptions = {}): Promise<T> {
     const partition = this.deps.ring.partitionOf(key);
     const pref = this.deps.ring.preferenceList(partition);
-    if (!pref.includes(this.self)) {
-      throw Errors.internal(`this node is not a replica of partition ${partition}; writes must be forwarded`);
-    }
+    const need = Math.min(options.w ?? this.deps.w, pref.length);
+    if (!pref.includes(this.self)) return this.mutateAsFallback(partition, key, pref, fn, options, need);
     const base = (options.fresh ?? true) && pref.length > 1 ? await this.read(key) : undefined;
     const { result, written } = await this.localUpdate(partition, key, fn, base, options.fromClient ?? true);
     if (written === undefined || pref.length === 1) return result;
-    await this.replicate(partition, key, pref, written, Math.min(options.w ?? this.deps.w, pref.length));
+    await this.replicate(partition, key, pref, written, need, true);
     return result;
+  }
+
+  /**
+   * Coordinate a write for a key this node does not replicate (no primary was reachable to
+   * forward it to): base it on whatever replicas answer plus this node's journal of the key
+   * (fallback-journal.ts explains why the journal and its episode actor are needed), write,
+   * and hand the whole set to stand-ins for the primaries.
+   */
+  private async mutateAsFallback<T>(
+    partition: number,
+    key: Buffer,
+    pref: readonly string[],
+    fn: MutationFn<T>,
+    options: MutateOptions,
+    need: number,
+  ): Promise<T> {
+    this.stats.fallbackCoordinated++;
+    let base: SiblingSet = [];
+    try {
+      base = await this.quorumRead(partition, key, pref, 1);
+    } catch {
+      // Nothing answered: the write becomes a sibling of whatever the replicas hold.
+    }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { result, written } = await this.deps.journal.update<{ result: T; written: SiblingSet | undefined }>(partition, key, (episode) => {
+          const current = episode === undefined ? base : sync(episode.set, base);
+          const now = this.clock();
+          const m = fn(current, now);
+          if (m.write === undefined) return { result: { result: m.result, written: undefined } };
+          const actor = episode?.actor ?? `${this.deps.actor}~${this.deps.sequence.next()}`;
+          const next = this.putLocal(current, m.write, now, options.fromClient ?? true, actor);
+          return { next: { actor, createdAtMs: episode?.createdAtMs ?? now, set: next }, result: { result: m.result, written: next } };
+        });
+        if (written !== undefined) await this.replicate(partition, key, pref, written, need, false);
+        return result;
+      } catch (err) {
+        if (err instanceof SequenceExhaustedError && attempt < 3) {
+          await this.deps.sequence.ready();
+          continue;
+        }
+        throw err;
+      }
+    }
+  }
+
+  /** The put of DESIGN.md §3 at `actor` (this coordinator's), with a fresh dot from its sequence. */
+  private putLocal(
+    current: SiblingSet,
+    write: NonNullable<Mutation<unknown>['write']>,
+    now: number,
+    fromClient: boolean,
+    actor: string = this.deps.actor,
+  ): SiblingSet {
+    const context = write.context ?? contextOf(current);
+    const atLeast = Math.max(maxCounterOf(current, actor), context.get(actor) ?? 0) + 1;
+    const counter = this.deps.sequence.next(atLeast);
+    const next = put(current, context, actor, counter, { value: write.value, ts: now, expireAt: write.expireAt });
+    if (fromClient && next.length > limits.siblingsMax) throw Errors.tooManySiblings(next.length);
+    this.stats.writes++;
+    return next;
   }
 
   private async localUpdate<T>(
@@ -265,13 +383,7 @@ export class KvService {
             const changed = current !== stored && !sameDots(current, stored);
             return { next: changed ? current : null, result: { result: m.result, written: undefined } };
           }
-          const context = m.write.context ?? contextOf(current);
-          const { actor } = this.deps;
-          const atLeast = Math.max(maxCounterOf(current, actor), context.get(actor) ?? 0) + 1;
-          const counter = this.deps.sequence.next(atLeast);
-          const next = put(current, context, actor, counter, { value: m.write.value, ts: now, expireAt: m.write.expireAt });
-          if (fromClient && next.length > limits.siblingsMax) throw Errors.tooManySiblings(next.length);
-          this.stats.writes++;
+          const next = this.putLocal(current, m.write, now, fromClient);
           return { next, result: { result: m.result, written: next } };
         });
       } catch (err) {
@@ -285,37 +397,73 @@ export class KvService {
     }
   }
 
-  /** Send the whole set to the other replicas; resolve when `need` replicas (this one included) hold it. */
-  private replicate(partition: number, key: Buffer, pref: readonly string[], set: SiblingSet, need: number): Promise<void> {
+  /**
+   * Send the whole set to the other primaries; resolve when `need` of them (this node
+   * included when `selfStored`) hold it, directly or through a stand-in's hint.
+   */
+  private replicate(partition: number, key: Buffer, pref: readonly string[], set: SiblingSet, need: number, selfStored: boolean): Promise<void> {
     const others = pref.filter((m) => m !== this.self);
+    const standIns = new StandIns(this.deps.ring.fallbacks(partition), (m) => this.available(m));
     return new Promise((resolve, reject) => {
-      let acks = 1;
+      let acks = selfStored ? 1 : 0;
       let failed = 0;
       let settled = false;
-      if (acks >= need) {
-        settled = true;
-        resolve();
-      }
+      const check = (): void => {
+        if (settled) return;
+        if (acks >= need) {
+          settled = true;
+          resolve();
+        } else if ((selfStored ? 1 : 0) + others.length - failed < need) {
+          // Even if every primary still pending answers, the write cannot reach W.
+          settled = true;
+          this.stats.writeQuorumFailures++;
+          reject(Errors.noQuorum(acks, need, 'write'));
+        }
+      };
+      check();
       for (const member of others) {
-        this.syncReplica(member, partition, key, set).then(
-          () => {
-            acks++;
-            if (!settled && acks >= need) {
-              settled = true;
-              resolve();
-            }
-          },
-          () => {
-            failed++;
-            if (!settled && pref.length - failed < need) {
-              settled = true;
-              this.stats.writeQuorumFailures++;
-              reject(Errors.noQuorum(acks, need, 'write'));
-            }
-          },
-        );
+        const direct = this.available(member) ? this.syncReplica(member, partition, key, set).then(() => true) : Promise.resolve(false);
+        direct
+          .catch(() => false)
+          .then((ok) => (ok ? true : this.handOff(member, partition, key, set, standIns)))
+          .then(
+            (ok) => {
+              if (ok) acks++;
+              else failed++;
+              check();
+            },
+            () => {
+              failed++;
+              check();
+            },
+          );
       }
     });
+  }
+
+  /**
+   * Give `set` to a stand-in for an unreachable primary: the next reachable fallback stores
+   * it as a hint (true: it counts toward W). With no fallback left, keep the hint here
+   * (false: it does not count, but the primary is brought up to date when it is back).
+   */
+  private async handOff(primary: string, partition: number, key: Buffer, set: SiblingSet, standIns: StandIns): Promise<boolean> {
+    for (let f = standIns.next(); f !== undefined; f = standIns.next()) {
+      try {
+        if (f === this.self) await this.deps.hints.put(primary, partition, key, set);
+        else await this.deps.transport.hint(f, primary, partition, key, set);
+        this.stats.hintedWrites++;
+        return true;
+      } catch {
+        // That stand-in failed too: try the next.
+      }
+    }
+    try {
+      await this.deps.hints.put(primary, partition, key, set);
+      this.stats.hintedWrites++;
+    } catch (err) {
+      if (!(err instanceof HintLimitError)) throw err;
+    }
+    return false;
   }
 
   /**
@@ -422,6 +570,26 @@ export class KvService {
   /** Put a value (or a tombstone) with an explicit client context (VSET). */
   putWithContext(key: Buffer, context: VersionVector, value: Buffer | null, expireAt = 0, w?: number): Promise<void> {
     return this.mutate(key, () => ({ write: { value, expireAt, context }, result: undefined }), { w, fresh: false });
+  }
+}
+
+/**
+ * The fallbacks of one write, handed out in ring order to the primaries that need a stand-in;
+ * each fallback stands in for at most one primary of the write.
+ */
+class StandIns {
+  private next_ = 0;
+  constructor(
+    private readonly fallbacks: readonly string[],
+    private readonly available: (member: string) => boolean,
+  ) {}
+
+  next(): string | undefined {
+    while (this.next_ < this.fallbacks.length) {
+      const f = this.fallbacks[this.next_++] as string;
+      if (this.available(f)) return f;
+    }
+    return undefined;
   }
 }
 

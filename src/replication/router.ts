@@ -2,11 +2,12 @@
  * Write routing (DESIGN.md §4): a write of one key is coordinated by one of the key's
  * replicas. A node that is not one forwards the client's command to the first reachable
  * replica of the key's preference list (one hop) and relays its reply byte for byte; the
- * command runs there as if the client had sent it, and is never forwarded again.
+ * command runs there as if the client had sent it, and is never forwarded again. When no
+ * replica is reachable, the write runs here and the coordinator hands it to stand-ins.
  * Reads are not routed: any node coordinates a quorum read (see coordinator.ts).
  * Commands naming several keys fan out per key (commands/fanout.ts) and come back here per key.
  */
-import { DynisError, Errors } from '../errors.js';
+import { Errors } from '../errors.js';
 import type { CommandContext, CommandRouter } from '../commands/context.js';
 import { singleKey, type CommandSpec } from '../commands/table.js';
 import type { Protocol } from '../resp/encoder.js';
@@ -32,7 +33,6 @@ export class Router implements CommandRouter {
     private readonly kv: KvService,
     private readonly forwarder: Forwarder,
     private readonly self: string,
-    private readonly w: number,
   ) {}
 
   route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol): Promise<Reply> | undefined {
@@ -42,11 +42,8 @@ export class Router implements CommandRouter {
     const pref = this.kv.ring.preferenceList(this.kv.partitionOf(key));
     if (pref.includes(this.self)) return undefined;
     const target = pref.find((m) => this.forwarder.canForward(m));
-    if (target === undefined) {
-      return Promise.resolve(
-        new DynisError('NOQUORUM', `0 of ${Math.min(this.w, pref.length)} required replicas answered (write: no replica of the key is reachable)`),
-      );
-    }
+    // No replica is reachable: this node coordinates the write itself (sloppy quorum).
+    if (target === undefined) return undefined;
     this.stats.forwarded++;
     return this.forwarder.forward(target, replyProtocol, args).then(
       (bytes) => new RawReply(bytes),

@@ -15,10 +15,15 @@ export interface ScanPage {
 export interface ReplicaTransport {
   /** True when a request to `member` can be sent now (connected and handshaken). */
   isUp(member: string): boolean;
-  /** The member's sibling set of a key ([] when it has none). */
-  read(member: string, partition: number, key: Buffer): Promise<SiblingSet>;
+  /**
+   * The member's sibling set of a key ([] when it has none); with `hintFor`, the hint it
+   * holds for that primary instead (the member stands in for it).
+   */
+  read(member: string, partition: number, key: Buffer, hintFor?: string): Promise<SiblingSet>;
   /** Sync a set into the member's replica of a key (DESIGN.md §3 sync). */
   write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
+  /** Store a set on the member as a hint for the unreachable primary `target`. */
+  hint(member: string, target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
   /** One page of the member's keys of one partition, from `position`. */
   scan(member: string, partition: number, position: number, limit: number): Promise<ScanPage>;
   /** Delete every key of the member (FLUSHALL). */
@@ -30,6 +35,7 @@ export const noTransport: ReplicaTransport = {
   isUp: () => false,
   read: () => Promise.reject(new Error('no peers')),
   write: () => Promise.reject(new Error('no peers')),
+  hint: () => Promise.reject(new Error('no peers')),
   scan: () => Promise.reject(new Error('no peers')),
   flushAll: () => Promise.reject(new Error('no peers')),
 };

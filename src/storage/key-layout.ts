@@ -4,6 +4,7 @@
  *
  *   data:  'd' '|' partition(u16 BE) hash(u32 BE) key      → sibling set
  *   hints: 'h' '|' len(u8) target partition(u16 BE) key    → hinted sibling set
+ *   fallback episodes: 'f' '|' partition(u16 BE) key     → a fallback coordinator's journal (replication/fallback-journal.ts)
  *   meta:  'm' '|' name                                    → node metadata
  *
  * Inside a partition keys are ordered by a 32-bit hash of the key (FNV-1a), so a position in
@@ -21,6 +22,7 @@ const SEP = 0x7c; // '|'
 const DATA = 0x64; // 'd'
 const HINT = 0x68; // 'h'
 const META = 0x6d; // 'm'
+const EPISODE = 0x66; // 'f'
 const DATA_HEADER_BYTES = 2 + 2 + 4;
 export const PARTITIONS_MAX = 65536;
 const TWO_POW_32 = 2 ** 32;
@@ -143,6 +145,21 @@ function incrementPrefix(prefix: Buffer): Buffer {
   while ((out[i] as number) === 0xff) i--;
   out[i] = (out[i] as number) + 1;
   return out.subarray(0, i + 1);
+}
+
+export function episodeKey(partition: number, key: Buffer): Buffer {
+  checkPartition(partition);
+  const out = Buffer.allocUnsafe(4 + key.length);
+  out[0] = EPISODE;
+  out[1] = SEP;
+  out.writeUInt16BE(partition, 2);
+  key.copy(out, 4);
+  return out;
+}
+
+/** [gte, lt) of every fallback episode key. */
+export function episodeRange(): { gte: Buffer; lt: Buffer } {
+  return { gte: Buffer.from([EPISODE, SEP]), lt: Buffer.from([EPISODE, SEP + 1]) };
 }
 
 export function metaKey(name: string): Buffer {

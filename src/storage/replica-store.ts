@@ -111,6 +111,15 @@ export class ReplicaStore {
   }
 
   /**
+   * Write ops that are not data keys (hints, metadata) through the same group commit, so they
+   * are as durable as data writes under the fsync policy. Resolves when they are in the engine.
+   */
+  writeOther(ops: readonly WriteOp[]): Promise<void> {
+    for (const op of ops) if (op.key[0] === 0x64) throw new Error('writeOther: data keys go through update()');
+    return this.enqueueWrite(ops, false);
+  }
+
+  /**
    * The current set of a key if it is known without waiting (cached, no operation in
    * flight), else undefined. Lets reads answer synchronously on the hot path.
    */

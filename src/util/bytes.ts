@@ -75,6 +75,11 @@ export class ByteReader {
     return this.buf.length - this.pos;
   }
 
+  /** Bytes read so far. */
+  get offset(): number {
+    return this.pos;
+  }
+
   u8(): number {
     if (this.pos >= this.buf.length) throw new DecodeError('truncated');
     return this.buf[this.pos++] as number;

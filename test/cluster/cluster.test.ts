@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { RawClient } from '../helpers/raw-client.js';
+import { encodeSiblingSet } from '../../src/versions/sibling-set.js';
 
 let cluster: TestCluster;
 let clients: Redis[];
@@ -179,30 +180,55 @@ describe('a 4-member cluster, N=3 R=2 W=2', () => {
   });
 
   it('repairs a stale replica on read', async () => {
-    // A key replicated on members 1.. but not 0, so member 0 can coordinate while one replica is down.
-    const key = await keyPlacedOn('repair', 2, 0);
-    const staleIndex = 2;
-    await cluster.kill9(staleIndex);
-    await eventually(async () => Number(/peers_up:(\d+)/.exec(await clients[0]!.info('ring'))?.[1]) === 2, 'member 0 to notice');
-    await clients[0]!.set(key, 'fresh');
-    await cluster.start(staleIndex);
-    await cluster.ready();
-    clients[staleIndex] = cluster.client(staleIndex);
-    expect((await keyInfo(staleIndex, key)).stored).toBe(0);
-    expect(await clients[0]!.get(key)).toBe('fresh');
-    await eventually(async () => (await keyInfo(staleIndex, key)).stored === 1, 'read repair of the restarted replica');
-    expect((await keyInfo(staleIndex, key)).live).toBe(1);
+    // Make one replica stale by hand: a newer version goes to two replicas through the peer
+    // port (as a coordinator would), the third keeps the old one.
+    const key = 'repair:1';
+    await clients[0]!.set(key, 'old');
+    const info = await keyInfo(0, key);
+    const [fresh1, fresh2, stale] = info.preferenceList.map((id) => cluster.members.findIndex((m) => m.id === id)) as [number, number, number];
+    const newer = [{ actor: 'tester.1', counter: 1, past: new Map<string, number>(), value: Buffer.from('new'), ts: Date.now() + 1000, expireAt: 0 }];
+    for (const i of [fresh1, fresh2]) {
+      const peer = await RawClient.connect(cluster.members[i]!.peerPort);
+      try {
+        expect((await peer.command('DYN.HELLO', '1', 'dynis', 'tester:1', '256', 'redis-slot', '3', '-')).toString()).toMatch(/^\*3/);
+        expect((await peer.command('DYN.WRITE', String(info.partition), key, encodeSiblingSet(newer))).toString()).toBe(':1\r\n');
+      } finally {
+        peer.close();
+      }
+    }
+    expect((await keyInfo(stale, key)).siblings).toBe(1);
+    // Both versions are concurrent, so the repaired replica holds both as siblings.
+    const [, values] = (await clients[stale]!.call('VGET', key, 'R', '3')) as [string, string[]];
+    expect([...values].sort()).toEqual(['new', 'old']);
+    await eventually(async () => (await keyInfo(stale, key)).siblings === 2, 'read repair of the stale replica');
   });
 
-  it('answers NOQUORUM when too few replicas answer, never a silent success', async () => {
-    const key = await keyPlacedOn('quorum', 1, 0);
+  it('sloppy quorum: with two primaries down a write succeeds through the fallback, and hints bring them up to date', async () => {
+    const key = await keyPlacedOn('sloppy', 1, 0);
     const pref = (await keyInfo(0, key)).preferenceList;
     const down = pref.filter((id) => id !== cluster.members[1]!.id).map((id) => cluster.members.findIndex((m) => m.id === id));
     for (const i of down) await cluster.kill9(i);
     await eventually(async () => Number(/peers_up:(\d+)/.exec(await clients[1]!.info('ring'))?.[1]) === 3 - down.length, 'member 1 to notice');
+    // Member 0 is not a primary of the key: it stands in for one of the dead ones (W = 2 met).
+    expect(await clients[1]!.set(key, 'while-down')).toBe('OK');
+    expect(await clients[0]!.get(key)).toBe('while-down');
+    expect((await keyInfo(0, key)).stored).toBe(0); // a hint, not a replica
+    for (const i of down) await cluster.start(i);
+    await cluster.ready();
+    for (const i of down) clients[i] = cluster.client(i);
+    // Handoff, not a read, brings the returning primaries up to date.
+    for (const i of down) await eventually(async () => (await keyInfo(i, key)).live === 1, `hint delivery to member ${i}`, 10_000);
+    expect(Number(/hints_pending:(\d+)/.exec(await clients[0]!.info('ring'))?.[1])).toBe(0);
+  });
+
+  it('answers NOQUORUM when too few replicas answer, never a silent success', async () => {
+    const key = await keyPlacedOn('quorum', 1, 0);
+    const down = [0, 2, 3];
+    for (const i of down) await cluster.kill9(i);
+    await eventually(async () => Number(/peers_up:(\d+)/.exec(await clients[1]!.info('ring'))?.[1]) === 0, 'member 1 to notice');
     await expect(clients[1]!.set(key, 'x')).rejects.toThrow(/^NOQUORUM 1 of 2 required replicas answered \(write\)/);
     await expect(clients[1]!.get(key)).rejects.toThrow(/^NOQUORUM 1 of 2 required replicas answered \(read\)/);
-    // W=1 and R=1 per request still work.
+    // W=1 and R=1 per request still work: a node alone serves its own replica.
     expect(await clients[1]!.call('VSET', key, '', 'one', 'W', '1')).toBe('OK');
     expect(((await clients[1]!.call('VGET', key, 'R', '1')) as [string, string[]])[1]).toContain('one');
     for (const i of down) await cluster.start(i);
