@@ -52,6 +52,8 @@ export interface NodeConfig {
   hintWindow: number;
   /** Tombstones are reaped no sooner than this after the delete, and only once every replica has them (ms). */
   tombstoneGrace: number;
+  /** Pause between two anti-entropy partition exchanges (ms). */
+  antiEntropyInterval: number;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -82,6 +84,7 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   phiThreshold: limits.phiThreshold,
   hintWindow: limits.hintWindowMs,
   tombstoneGrace: limits.tombstoneGraceMs,
+  antiEntropyInterval: limits.aeIntervalMs,
 });
 
 export class ConfigError extends Error {
@@ -164,6 +167,7 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   'phi-threshold': { key: 'phiThreshold', parse: int(1, 100), help: 'failure detector: φ above which a peer is suspect (default 8)' },
   'hint-window': { key: 'hintWindow', parse: duration, help: 'hints older than this are dropped (default 3h)' },
   'tombstone-grace': { key: 'tombstoneGrace', parse: duration, help: 'keep tombstones at least this long; must exceed hint-window (default 4h)' },
+  'anti-entropy-interval': { key: 'antiEntropyInterval', parse: duration, help: 'pause between anti-entropy partition exchanges (default 500ms)' },
 };
 
 /** Parse a redis.conf-style file into setting overrides. */

@@ -92,6 +92,8 @@ export const limits = {
   phiThreshold: 8,
   /** Failure detector: floor of the interval's standard deviation (ms). */
   phiMinStdDeviationMs: 200,
+  /** Failure detector: longer heartbeat intervals are outages and are not recorded (ms). */
+  phiMaxIntervalMs: 2000,
   /** Failure detector: a silence this long (beyond the usual interval) is not yet a failure (ms). */
   phiAcceptablePauseMs: 1500,
   /** Latency samples kept per peer for INFO (a ring buffer). */
@@ -108,6 +110,25 @@ export const limits = {
   hintReplayInFlightMax: 64,
   /** Pause between hint replay rounds when there is nothing (more) to deliver (ms). */
   hintReplayIntervalMs: 250,
+  // --- Anti-entropy -----------------------------------------------------------------------
+  /** Segment hashes kept for all partitions together (8 bytes each): 256 partitions × 1024 = 2 MiB. */
+  aeSegmentsTotal: 256 * 1024,
+  /** Segments per partition, at least and at most (a power of two between). */
+  aeSegmentsMin: 16,
+  aeSegmentsMax: 1024,
+  /** Keys read per page while building a tree. */
+  aeBuildPageSize: 1024,
+  /** Differing segments synced per exchange (the rest wait for the next round). */
+  aeSegmentsPerExchangeMax: 64,
+  /** Keys per scan page in an exchange, and keys read per segment side at most. */
+  aeKeysPerPage: 512,
+  aeKeysPerSegmentMax: 20_000,
+  /** Default pause between two partition exchanges (ms); setting anti-entropy-interval. */
+  aeIntervalMs: 500,
+  /** A tree older than this is rebuilt from storage before its next exchange (ms). */
+  aeTreeMaxAgeMs: 24 * 60 * 60 * 1000,
+  /** A single node reaps tombstones after this (no other replica or hint can need them). */
+  singleNodeTombstoneGraceMs: 10_000,
   /** Default tombstone grace period (ms); must exceed the hint window; setting tombstone-grace. */
   tombstoneGraceMs: 4 * 60 * 60 * 1000,
 } as const;

@@ -3,6 +3,9 @@
  * stops them in reverse. No logic of its own.
  */
 import { randomBytes } from 'node:crypto';
+import { segmentsFor } from './anti-entropy/hash-tree.js';
+import { AntiEntropy } from './anti-entropy/scheduler.js';
+import { PartitionTrees } from './anti-entropy/trees.js';
 import { buildCommandTable } from './commands/index.js';
 import type { ClusterView, ServerContext, ServerStats } from './commands/context.js';
 import type { NodeConfig } from './config.js';
@@ -40,6 +43,8 @@ export class DynisNode {
   private bus: PeerBus | undefined;
   private hints!: HintStore;
   private journal!: FallbackJournal;
+  private trees: PartitionTrees | undefined;
+  private antiEntropy: AntiEntropy | undefined;
   private replayer: HintReplayer | undefined;
   private port = 0;
   private peerPort = 0;
@@ -106,6 +111,24 @@ export class DynisNode {
       w: config.w,
     });
     const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id);
+    if (this.bus !== undefined) {
+      const segments = segmentsFor(config.partitions, limits.aeSegmentsTotal, limits.aeSegmentsMin, limits.aeSegmentsMax);
+      const trees = new PartitionTrees(this.engine, this.store, segments);
+      this.trees = trees;
+      this.antiEntropy = new AntiEntropy({
+        trees,
+        store: this.store,
+        transport: this.bus,
+        peer: this.bus,
+        self: self.id,
+        replicated: () => ring.replicatedBy(self.id),
+        preferenceList: (p) => ring.preferenceList(p),
+        syncLocal: (p, key, set) => kv.syncLocal(p, key, set),
+        intervalMs: config.antiEntropyInterval,
+        treeMaxAgeMs: limits.aeTreeMaxAgeMs,
+        log,
+      });
+    }
     if (this.bus !== undefined) this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log, journal: this.journal });
     const bus = this.bus;
     const cluster: ClusterView = {
@@ -133,9 +156,12 @@ export class DynisNode {
       netInputBytes: 0,
       netOutputBytes: 0,
     };
+    const antiEntropy = this.antiEntropy;
     this.sweeper = new ExpirySweeper(this.store, {
-      reapTombstones: config.n === 1 && members.length === 1,
-      tombstoneGraceMs: 10_000,
+      reapTombstones: members.length === 1,
+      // A single node has no other replica or hint to wait for; a cluster waits out the grace period.
+      tombstoneGraceMs: antiEntropy === undefined ? limits.singleNodeTombstoneGraceMs : config.tombstoneGrace,
+      confirm: antiEntropy === undefined ? undefined : (p, key, set) => antiEntropy.confirmReap(p, key, set),
       onExpired: (n) => (stats.expiredKeys += n),
     });
     const table = buildCommandTable();
@@ -155,6 +181,7 @@ export class DynisNode {
       router,
       cluster,
       hints: this.hints,
+      antiEntropy: this.antiEntropy,
     };
     this.server = new RespServer(context, table);
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
@@ -170,6 +197,7 @@ export class DynisNode {
         kv,
         store: this.store,
         hints: this.hints,
+        trees: this.trees,
         clientTable: table,
         clientServer: () => context,
         log,
@@ -180,6 +208,7 @@ export class DynisNode {
     this.port = await this.server.listen(config.port, config.bind);
     this.bus?.start();
     this.replayer?.start();
+    this.antiEntropy?.start();
     this.sweeper.start();
     this.options.log?.(
       `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}` +
@@ -198,6 +227,7 @@ export class DynisNode {
     this.stopping ??= (async () => {
       this.sweeper?.stop();
       this.replayer?.stop();
+      this.antiEntropy?.stop();
       await this.server?.close();
       await this.peerServer?.close();
       this.bus?.stop();

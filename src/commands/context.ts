@@ -4,6 +4,7 @@
 import type { NodeConfig } from '../config.js';
 import type { KvService } from '../replication/coordinator.js';
 import type { HintStore } from '../replication/hints.js';
+import type { AntiEntropy } from '../anti-entropy/scheduler.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import type { NodeIdentity } from '../storage/identity.js';
 import type { Protocol } from '../resp/encoder.js';
@@ -66,6 +67,8 @@ export interface ServerContext {
   readonly cluster: ClusterView;
   /** Hinted handoff: pending hints and counters (INFO ring). */
   readonly hints: HintStore;
+  /** Anti-entropy (absent on a single node). */
+  readonly antiEntropy?: AntiEntropy;
 }
 
 export interface CommandRouter {

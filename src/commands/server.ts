@@ -4,6 +4,7 @@
 import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import { DynisError, Errors } from '../errors.js';
 import { MapReply, OK, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
+import { setDigest } from '../anti-entropy/scheduler.js';
 import { keySlot } from '../ring/partition.js';
 import { isLive } from '../versions/dvv.js';
 import { globToRegExp, isWord } from './args.js';
@@ -265,6 +266,11 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['hints_delivered', server.hints.stats.delivered],
         ['hints_expired', server.hints.stats.expired],
         ['hints_refused', server.hints.stats.refused],
+        ['anti_entropy_exchanges', server.antiEntropy?.stats.exchanges ?? 0],
+        ['anti_entropy_rounds', server.antiEntropy?.stats.rounds ?? 0],
+        ['anti_entropy_segments_differing', server.antiEntropy?.stats.segmentsDiffering ?? 0],
+        ['anti_entropy_keys_repaired', server.antiEntropy?.stats.keysRepaired ?? 0],
+        ['tombstones_reaped', server.antiEntropy?.stats.reaped ?? 0],
         ...peers.map((p, i): [string, string] => [
           `peer${i}`,
           `id=${p.id},up=${p.up ? 1 : 0},phi=${(p.phi ?? 0) === Infinity ? 'inf' : (p.phi ?? 0).toFixed(2)},requests=${p.requests},errors=${p.errors},` +
@@ -281,7 +287,8 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
  * DYN.KEYINFO key: where a key lives and what this node holds of it, as a map —
  * partition, slot (redis-slot scheme), preference-list, replica (1 when this node is in it),
  * stored (1 when this node's replica has a record of the key, tombstones included), siblings,
- * live (1 when this node's copy has a live value).
+ * live (1 when this node's copy has a live value), digest (of the local set's dots; equal
+ * digests on two replicas mean equal sets). Reads only this node's replica: no repair.
  */
 async function keyinfoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   const key = args[1] as Buffer;
@@ -297,6 +304,7 @@ async function keyinfoCommand(ctx: CommandContext, args: Buffer[]): Promise<Repl
     ['stored', local.length > 0 ? 1 : 0],
     ['siblings', local.length],
     ['live', local.some((sib) => isLive(sib, now)) ? 1 : 0],
+    ['digest', local.length === 0 ? '' : setDigest(key, local)],
   ];
   if (cluster.scheme === 'redis-slot') entries.splice(1, 0, ['slot', keySlot(key)]);
   return new MapReply(entries);

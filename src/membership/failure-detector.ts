@@ -22,6 +22,8 @@ export interface FailureDetectorOptions {
   readonly acceptablePauseMs: number;
   /** The interval assumed before any has been measured (the ping interval). */
   readonly firstIntervalMs: number;
+  /** Longer intervals are outages, not the peer's rhythm: they are not recorded (as in Cassandra). */
+  readonly maxIntervalMs?: number;
   readonly windowSize?: number;
 }
 
@@ -54,7 +56,7 @@ export class FailureDetector {
     } else {
       const interval = nowMs - h.lastMs;
       // Two answers in one millisecond say nothing about the interval between heartbeats.
-      if (interval > 0) this.add(h, interval);
+      if (interval > 0 && interval <= (this.options.maxIntervalMs ?? Number.POSITIVE_INFINITY)) this.add(h, interval);
       h.lastMs = Math.max(h.lastMs, nowMs);
     }
     h.suspected = false;
@@ -78,7 +80,7 @@ export class FailureDetector {
     h.suspected = true;
   }
 
-  /** Forget a peer (it left the cluster). */
+  /** Forget a peer's history (it left the cluster, or reconnected: a new session starts afresh). */
   remove(peer: string): void {
     this.peers.delete(peer);
   }

@@ -8,7 +8,9 @@
  *   DYN.WRITE partition key set                                → :1 changed | :0 already had it
  *   DYN.HINT target partition key set                          → +OK once stored as a hint for target
  *   DYN.PING                                                   → +PONG (liveness, feeds the failure detector)
- *   DYN.SCAN partition position limit                          → bulk: encoded scan page
+ *   DYN.SCAN partition position limit [end]                    → bulk: encoded scan page of [position, end)
+ *   DYN.AETREE partition                                       → bulk: segment hashes | -NOTREADY
+ *   DYN.REAP partition key digest                              → :1 removed | :0 kept (set changed or live)
  *   DYN.FLUSHALL                                               → +OK
  *   DYN.FWD protocol command arg …                             → bulk: the client reply, RESP-encoded
  *
@@ -32,6 +34,8 @@ export const PeerCommand = {
   hint: 'DYN.HINT',
   ping: 'DYN.PING',
   scan: 'DYN.SCAN',
+  aeTree: 'DYN.AETREE',
+  reap: 'DYN.REAP',
   flushAll: 'DYN.FLUSHALL',
   forward: 'DYN.FWD',
 } as const;

@@ -15,6 +15,7 @@ import type { ReplicaTransport, ScanPage } from '../replication/transport.js';
 import type { Forwarder } from '../replication/router.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import type { SiblingSet } from '../versions/dvv.js';
+import type { AntiEntropyPeer } from '../anti-entropy/scheduler.js';
 import { FailureDetector } from '../membership/failure-detector.js';
 import { decodeScanPage, PeerCommand } from './messages.js';
 
@@ -217,7 +218,7 @@ const TIMED_OUT = 'Command timed out';
  * heartbeat, and a request that times out makes the peer suspect at once (the fast path), so
  * a paused or overloaded peer stops being waited on after one timeout.
  */
-export class PeerBus implements ReplicaTransport, Forwarder {
+export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer {
   private readonly peers = new Map<string, PeerClient>();
   private readonly detector: FailureDetector;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -232,6 +233,7 @@ export class PeerBus implements ReplicaTransport, Forwarder {
       minStdDeviationMs: limits.phiMinStdDeviationMs,
       acceptablePauseMs: limits.phiAcceptablePauseMs,
       firstIntervalMs: limits.peerPingIntervalMs,
+      maxIntervalMs: limits.phiMaxIntervalMs,
     });
     for (const a of addresses) this.add(a);
   }
@@ -243,7 +245,11 @@ export class PeerBus implements ReplicaTransport, Forwarder {
   /** Start talking to a (new) member. */
   add(address: PeerAddress): void {
     if (this.peers.has(address.id)) return;
-    const peer = new PeerClient(address, this.options, (id) => this.detector.heartbeat(id, this.now()));
+    const peer = new PeerClient(address, this.options, (id) => {
+      // A (re)connection starts a new history: the outage before it is not a heartbeat interval.
+      this.detector.remove(id);
+      this.detector.heartbeat(id, this.now());
+    });
     this.peers.set(address.id, peer);
     if (this.started) peer.start();
   }
@@ -333,9 +339,24 @@ export class PeerBus implements ReplicaTransport, Forwarder {
     await this.call(member, PeerCommand.hint, [target, String(partition), key, encodeSiblingSet(set)]);
   }
 
-  async scan(member: string, partition: number, position: number, limit: number): Promise<ScanPage> {
-    const reply = await this.call(member, PeerCommand.scan, [String(partition), String(position), String(limit)]);
+  async scan(member: string, partition: number, position: number, limit: number, end?: number): Promise<ScanPage> {
+    const args = [String(partition), String(position), String(limit)];
+    if (end !== undefined) args.push(String(end));
+    const reply = await this.call(member, PeerCommand.scan, args);
     return decodeScanPage(asBuffer(reply, PeerCommand.scan), partition);
+  }
+
+  async tree(member: string, partition: number): Promise<Buffer | undefined> {
+    try {
+      return asBuffer(await this.call(member, PeerCommand.aeTree, [String(partition)]), PeerCommand.aeTree);
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('NOTREADY')) return undefined;
+      throw err;
+    }
+  }
+
+  async reap(member: string, partition: number, key: Buffer, digest: string): Promise<boolean> {
+    return (await this.call(member, PeerCommand.reap, [String(partition), key, digest])) === 1;
   }
 
   async flushAll(member: string): Promise<void> {

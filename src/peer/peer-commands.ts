@@ -16,7 +16,9 @@ import { ReplyEncoder, type Protocol } from '../resp/encoder.js';
 import { OK, PONG, type Reply } from '../resp/reply.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { DecodeError } from '../util/bytes.js';
-import type { SiblingSet } from '../versions/dvv.js';
+import { isLive, type SiblingSet } from '../versions/dvv.js';
+import type { PartitionTrees } from '../anti-entropy/trees.js';
+import { setDigest } from '../anti-entropy/scheduler.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import { checkHello, encodeScanPage, PEER_PROTOCOL_VERSION, type RingIdentity } from './messages.js';
 
@@ -30,6 +32,8 @@ export interface PeerServices {
   readonly kv: KvService;
   readonly store: ReplicaStore;
   readonly hints: HintStore;
+  /** Anti-entropy hash trees (absent on a single node). */
+  readonly trees?: PartitionTrees;
   /** The client command table and context, to run forwarded commands. */
   readonly clientTable: CommandTable;
   readonly clientServer: () => ServerContext;
@@ -147,14 +151,37 @@ export function buildPeerTable(s: PeerServices): CommandTable {
   };
 
   const scan: Handler = async (_ctx, args) => {
+    if (args.length > 5) throw new DynisError('ERR', "wrong number of arguments for 'dyn.scan' command");
     const partition = partitionArg(args[1] as Buffer);
     const position = intArg(args[2] as Buffer);
     const limit = intArg(args[3] as Buffer);
     const first = partition * POSITIONS_PER_PARTITION;
-    const end = first + POSITIONS_PER_PARTITION;
-    if (position < first || position >= end) throw new DynisError('ERR', `position ${position} is not in partition ${partition}`);
+    const partitionEnd = first + POSITIONS_PER_PARTITION;
+    const end = args.length === 5 ? intArg(args[4] as Buffer) : partitionEnd;
+    if (position < first || position >= partitionEnd) throw new DynisError('ERR', `position ${position} is not in partition ${partition}`);
+    if (end <= position || end > partitionEnd) throw new DynisError('ERR', `end ${end} is not after the position, in partition ${partition}`);
     if (limit < 1 || limit > limits.peerScanPageMax) throw new DynisError('ERR', `limit must be 1..${limits.peerScanPageMax}`);
     return encodeScanPage(await s.store.scan(position, limit, end));
+  };
+
+  const aeTree: Handler = (_ctx, args) => {
+    const partition = partitionArg(args[1] as Buffer);
+    const tree = s.trees?.ready(partition);
+    if (tree === undefined) return new DynisError('NOTREADY', `no hash tree for partition ${partition} yet`);
+    return tree.toBytes();
+  };
+
+  const reap: Handler = async (_ctx, args) => {
+    const partition = partitionArg(args[1] as Buffer);
+    const key = keyIn(partition, args[2] as Buffer);
+    const digest = (args[3] as Buffer).toString('latin1');
+    const now = s.kv.now();
+    const removed = await s.store.update(partition, key, (current) => {
+      const dead = current.length > 0 && current.every((sib) => !isLive(sib, now));
+      if (!dead || setDigest(key, current) !== digest) return { next: null, result: false };
+      return { next: [], result: true };
+    });
+    return removed ? 1 : 0;
   };
 
   const flushAll: Handler = async () => {
@@ -191,7 +218,9 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     cmd('dyn.read', -3, ['readonly', 'fast', 'no_auth'], NO_KEYS, handshaken(read)),
     cmd('dyn.write', 4, ['write', 'no_auth'], NO_KEYS, handshaken(write)),
     cmd('dyn.hint', 5, ['write', 'no_auth'], NO_KEYS, handshaken(hint)),
-    cmd('dyn.scan', 4, ['readonly', 'no_auth'], NO_KEYS, handshaken(scan)),
+    cmd('dyn.scan', -4, ['readonly', 'no_auth'], NO_KEYS, handshaken(scan)),
+    cmd('dyn.aetree', 2, ['readonly', 'no_auth'], NO_KEYS, handshaken(aeTree)),
+    cmd('dyn.reap', 4, ['write', 'no_auth'], NO_KEYS, handshaken(reap)),
     cmd('dyn.flushall', 1, ['write', 'no_auth'], NO_KEYS, handshaken(flushAll)),
     cmd('dyn.fwd', -4, ['write', 'no_auth'], NO_KEYS, handshaken(forward)),
   );

@@ -24,8 +24,8 @@ export interface ReplicaTransport {
   write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
   /** Store a set on the member as a hint for the unreachable primary `target`. */
   hint(member: string, target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
-  /** One page of the member's keys of one partition, from `position`. */
-  scan(member: string, partition: number, position: number, limit: number): Promise<ScanPage>;
+  /** One page of the member's keys of one partition, from `position` (to `end`, default the partition's end). */
+  scan(member: string, partition: number, position: number, limit: number, end?: number): Promise<ScanPage>;
   /** Delete every key of the member (FLUSHALL). */
   flushAll(member: string): Promise<void>;
 }

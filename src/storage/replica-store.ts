@@ -80,6 +80,15 @@ export class ReplicaStore {
 
   /** Counters for INFO. */
   readonly stats = { batches: 0, batchedOps: 0, reads: 0, cacheHits: 0, engineGets: 0 };
+  /** Write batches handed to the engine and not yet finished (for flush()). */
+  private readonly batchesRunning = new Set<Promise<void>>();
+  /**
+   * Called synchronously for every change of a key's set, in the key's order, when the
+   * change is decided (before it reaches the engine). Anti-entropy keeps its trees with it.
+   */
+  onChange: ((partition: number, key: Buffer, before: SiblingSet, after: SiblingSet) => void) | undefined;
+  /** Called after clearAll() removed every key. */
+  onClear: (() => void) | undefined;
 
   constructor(
     readonly engine: StorageEngine,
@@ -103,6 +112,16 @@ export class ReplicaStore {
     if (this.syncTimer) clearInterval(this.syncTimer);
     this.syncTimer = undefined;
     await this.syncNow();
+  }
+
+  /**
+   * Resolve once every write decided before this call is in the engine (not necessarily
+   * synced): the queued ones and the batches already running.
+   */
+  async flush(): Promise<void> {
+    const running = [...this.batchesRunning];
+    const queued = this.writeQueue.length > 0 ? this.enqueueWrite([], false) : Promise.resolve();
+    await Promise.all([...running.map((p) => p.catch(() => undefined)), queued]);
   }
 
   /** Write every queued op and sync the engine's log. */
@@ -165,6 +184,7 @@ export class ReplicaStore {
       result = outcome.result;
       if (outcome.next === null) return current;
       const next = outcome.next.length === 0 ? EMPTY : outcome.next;
+      this.onChange?.(partition, key, current, next);
       this.cacheSet(id, next);
       commit = this.enqueueWrite(
         [next.length === 0 ? { type: 'del', key: storageKey } : { type: 'put', key: storageKey, value: encodeSiblingSet(next) }],
@@ -294,7 +314,13 @@ export class ReplicaStore {
       this.flushWrites();
       this.scheduleWrite();
     };
-    this.engine.write(ops, { sync }).then(
+    const batch = this.engine.write(ops, { sync });
+    this.batchesRunning.add(batch);
+    void batch.then(
+      () => this.batchesRunning.delete(batch),
+      () => this.batchesRunning.delete(batch),
+    );
+    batch.then(
       () => {
         if (!sync) {
           this.unsyncedWrites = true;
@@ -421,6 +447,7 @@ export class ReplicaStore {
     const { gte, lt } = dataRange();
     await this.engine.deleteRange(gte, lt);
     this.cacheClear();
+    this.onClear?.();
   }
 }
 

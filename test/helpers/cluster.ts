@@ -5,9 +5,10 @@
  * stopped and restarted on the same ports and data.
  */
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { Redis } from 'ioredis';
-import { CLI, freePort, tempDir, waitForPort, type RunningProcess } from './processes.js';
+import { CLI, freePort, ROOT, tempDir, waitForPort, type RunningProcess } from './processes.js';
 
 export interface ClusterMember {
   readonly port: number;
@@ -22,6 +23,10 @@ export interface TestCluster {
   /** Start (or restart) member i on its ports and data dir. */
   start(i: number): Promise<void>;
   kill9(i: number): Promise<void>;
+  /** Send SIGSTOP or SIGCONT to member i (a paused process keeps its sockets open). */
+  signal(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void;
+  /** Delete member i's data directory (it must not be running). */
+  wipe(i: number): void;
   /** Wait until members (default: all running) see all their peers up. */
   ready(timeoutMs?: number): Promise<void>;
   client(i: number): Redis;
@@ -30,6 +35,7 @@ export interface TestCluster {
 }
 
 export async function startCluster(options: { nodes: number; args?: string[] }): Promise<TestCluster> {
+  if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) throw new Error('dist/ is missing: run npm run build first');
   const members: ClusterMember[] = [];
   const used = new Set<number>();
   const port = async (): Promise<number> => {
@@ -69,6 +75,7 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
       output: () => out,
       async stop() {
         if (alive()) {
+          child.kill('SIGCONT'); // a paused member would not act on SIGTERM
           child.kill('SIGTERM');
           const timer = setTimeout(() => alive() && child.kill('SIGKILL'), 5000);
           await exited;
@@ -94,6 +101,14 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
     start,
     async kill9(i) {
       await members[i]?.proc?.kill9();
+    },
+    signal(i, signal) {
+      members[i]?.proc?.child.kill(signal);
+    },
+    wipe(i) {
+      const m = members[i] as ClusterMember;
+      if (m.proc !== undefined && m.proc.child.exitCode === null && m.proc.child.signalCode === null) throw new Error(`member ${i} is running`);
+      rmSync(m.dir, { recursive: true, force: true });
     },
     async ready(timeoutMs = 15_000) {
       const deadline = Date.now() + timeoutMs;

@@ -47,6 +47,14 @@ describe('failure detector (phi accrual)', () => {
     expect(fd.isSuspect('b', 0)).toBe(true);
   });
 
+  it('does not learn an outage as a heartbeat interval', () => {
+    const fd = new FailureDetector({ ...options, maxIntervalMs: 2000 });
+    for (let t = 0; t <= 5000; t += 500) fd.heartbeat('a', t);
+    fd.heartbeat('a', 60_000); // back after a minute
+    for (let t = 60_500; t <= 62_000; t += 500) fd.heartbeat('a', t);
+    expect(fd.isSuspect('a', 62_000 + 3000)).toBe(true);
+  });
+
   it('keeps a bounded window of intervals', () => {
     const fd = new FailureDetector({ ...options, windowSize: 4 });
     for (let t = 0; t < 100 * 10_000; t += 10_000) fd.heartbeat('a', t); // slow rhythm first
