@@ -49,8 +49,11 @@ export class Workload {
 
   private async writer(member: number, w: number): Promise<void> {
     // Fail fast and never retry: the checker must see exactly what the store answered.
+    const m = this.cluster.members[member]!;
     const client = new Redis({
-      port: this.cluster.members[member]!.port,
+      host: m.host,
+      port: m.port,
+      ...(this.cluster.password ? { password: this.cluster.password } : {}),
       maxRetriesPerRequest: 0,
       enableOfflineQueue: false,
       retryStrategy: () => 100,

@@ -1,8 +1,10 @@
 /**
- * A real cluster for tests: `dynis node` processes on free loopback ports, each with its own
- * throwaway data directory, all started with the same seed list. ready() waits until every
- * node has completed the peer handshake with every other. Members can be killed (-9),
- * stopped and restarted on the same ports and data.
+ * A real cluster for tests: `dynis node` processes, each with its own throwaway data
+ * directory, all started with the same seed list: by default on free loopback ports; with a
+ * placement, at given hosts (e.g. test hosts in network namespaces, see netns.ts) and through a
+ * command prefix (`ip netns exec …`). ready() waits until every node has completed the peer
+ * handshake with every other. Members can be killed (-9), paused, wiped and restarted on the
+ * same ports and data.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { Redis } from 'ioredis';
 import { CLI, freePort, ROOT, tempDir, waitForPort, type RunningProcess } from './processes.js';
 
 export interface ClusterMember {
+  readonly host: string;
   readonly port: number;
   readonly peerPort: number;
   readonly id: string;
@@ -20,6 +23,8 @@ export interface ClusterMember {
 
 export interface TestCluster {
   readonly members: ClusterMember[];
+  /** The requirepass of every member, if any. */
+  readonly password?: string;
   /** Start (or restart) member i on its ports and data dir. */
   start(i: number): Promise<void>;
   kill9(i: number): Promise<void>;
@@ -34,7 +39,16 @@ export interface TestCluster {
   output(i: number): string;
 }
 
-export async function startCluster(options: { nodes: number; args?: string[] }): Promise<TestCluster> {
+/** Where members run: their hosts, ports and the command prefix that starts them there. */
+export interface Placement {
+  host(i: number): string;
+  port(i: number): number;
+  peerPort(i: number): number;
+  /** Prepended to the node command (e.g. ['ip', 'netns', 'exec', 'ns1']). */
+  prefix(i: number): string[];
+}
+
+export async function startCluster(options: { nodes: number; args?: string[]; placement?: Placement; password?: string }): Promise<TestCluster> {
   if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) throw new Error('dist/ is missing: run npm run build first');
   const members: ClusterMember[] = [];
   const used = new Set<number>();
@@ -47,22 +61,40 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
       }
     }
   };
+  const { placement, password } = options;
   for (let i = 0; i < options.nodes; i++) {
-    const clientPort = await port();
-    const peerPort = await port();
-    members.push({ port: clientPort, peerPort, id: `127.0.0.1:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
+    const host = placement?.host(i) ?? '127.0.0.1';
+    const clientPort = placement?.port(i) ?? (await port());
+    const peerPort = placement?.peerPort(i) ?? (await port());
+    members.push({ host, port: clientPort, peerPort, id: `${host}:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
   }
+  const redisOptions = (m: ClusterMember): { host: string; port: number; password?: string } => ({ host: m.host, port: m.port, ...(password ? { password } : {}) });
   const seeds = members.map((m) => m.id).join(',');
   const clients: Redis[] = [];
   const outputs: string[] = members.map(() => '');
 
   const start = async (i: number): Promise<void> => {
     const m = members[i] as ClusterMember;
-    const child = spawn(
+    const bind = placement === undefined ? [] : ['--bind', m.host];
+    const auth = password === undefined ? [] : ['--requirepass', password];
+    const command = [
       process.execPath,
-      [CLI, 'node', '--port', String(m.port), '--peer-port', String(m.peerPort), '--dir', m.dir, '--seeds', seeds, ...(options.args ?? [])],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+      CLI,
+      'node',
+      '--port',
+      String(m.port),
+      '--peer-port',
+      String(m.peerPort),
+      '--dir',
+      m.dir,
+      '--seeds',
+      seeds,
+      ...bind,
+      ...auth,
+      ...(options.args ?? []),
+    ];
+    const [program, ...rest] = [...(placement?.prefix(i) ?? []), ...command] as [string, ...string[]];
+    const child = spawn(program, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => ((out += d.toString()), (outputs[i] += d.toString())));
     child.stderr.on('data', (d: Buffer) => ((out += d.toString()), (outputs[i] += d.toString())));
@@ -90,7 +122,7 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
       },
     };
     try {
-      await waitForPort(m.port);
+      await waitForPort(m.port, 15_000, m.host);
     } catch (err) {
       throw new Error(`${(err as Error).message}\n${out}`);
     }
@@ -98,6 +130,7 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
 
   const cluster: TestCluster = {
     members,
+    password,
     start,
     async kill9(i) {
       await members[i]?.proc?.kill9();
@@ -115,7 +148,7 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
       for (const [i, m] of members.entries()) {
         if (m.proc === undefined || m.proc.child.exitCode !== null || m.proc.child.signalCode !== null) continue;
         const running = members.filter((x) => x.proc !== undefined && x.proc.child.exitCode === null && x.proc.child.signalCode === null).length;
-        const r = new Redis({ port: m.port, lazyConnect: true, maxRetriesPerRequest: 0 });
+        const r = new Redis({ ...redisOptions(m), lazyConnect: true, maxRetriesPerRequest: 0 });
         try {
           await r.connect();
           for (;;) {
@@ -131,7 +164,7 @@ export async function startCluster(options: { nodes: number; args?: string[] }):
       }
     },
     client(i) {
-      const r = new Redis({ port: (members[i] as ClusterMember).port, maxRetriesPerRequest: 1 });
+      const r = new Redis({ ...redisOptions(members[i] as ClusterMember), maxRetriesPerRequest: 1 });
       clients.push(r);
       return r;
     },
