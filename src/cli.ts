@@ -4,21 +4,32 @@
  *   dynis start [--port 6379] [--dir ./data/node-6379] [--config FILE] [--fsync everysec] …
  *   dynis node --port P [--peer-port Q] --dir D --seeds h1:q1,h2:q2,… [--zone Z] …
  *   dynis cluster [--nodes 3] [--port 6379] [--dir ./data] [node options …]
+ *   dynis members|status|join|leave|remove|plan|commit|abort [--host H] [--port P] [--password X] [--yes] [id]
  *   dynis help
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { Redis } from 'ioredis';
 import path from 'node:path';
 import { buildConfig, ConfigError, parseFlags, settings, type NodeConfig } from './config.js';
+import { limits } from './limits.js';
 import { DynisNode } from './node.js';
 
 const USAGE = `usage: dynis <command> [options]
 
 commands:
   start     run one node (N=R=W=1) on 127.0.0.1:6379 with its data in ./data/node-<port>
-  node      run one member of a cluster (N=3 R=2 W=2 by default); every member gets the
-            same --seeds list of host:peerport[@zone]
+  node      run one member of a cluster (N=3 R=2 W=2 by default). The first members all get
+            the same --seeds list of host:peerport[@zone] naming all of them; a node added
+            later lists any members as --seeds, then joins with "dynis join"
   cluster   run a local cluster: --nodes (default 3) member processes on ports
             port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>
+  members   list the members as the node at --host/--port sees them
+  status    that node's view: ring, transition, transfers, hints, staged changes
+  join      stage the join of the (new) node at --host/--port and show the plan
+  leave     stage the decommission of the node at --host/--port (or of [id])
+  remove    stage the removal of member <id> (gone for good), asking the node at --port
+  plan      show the staged changes; commit applies them; abort drops them
+            (join, leave and remove apply at once with --yes)
   help      show this text
 
 options (also accepted in a --config file as "name value" lines):
@@ -37,6 +48,15 @@ export async function main(argv: string[]): Promise<void> {
       return startNode(rest, CLUSTER_DEFAULTS);
     case 'cluster':
       return startCluster(rest);
+    case 'members':
+    case 'status':
+    case 'join':
+    case 'leave':
+    case 'remove':
+    case 'plan':
+    case 'commit':
+    case 'abort':
+      return admin(command, rest);
     case undefined:
     case 'help':
     case '--help':
@@ -57,7 +77,19 @@ async function startNode(argv: string[], base: Partial<NodeConfig> = {}): Promis
     return;
   }
   const config = buildConfig(argv, base);
-  const node = new DynisNode(config, { log: (line) => process.stdout.write(`${line}\n`) });
+  const node: DynisNode = new DynisNode(config, {
+    log: (line) => process.stdout.write(`${line}\n`),
+    // A committed leave (or remove) has finished: give gossip a moment to spread it, then exit.
+    onLeft: () => {
+      setTimeout(() => {
+        process.stdout.write('dynis: this node has left the cluster; stopping\n');
+        node.stop().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      }, 2 * limits.gossipIntervalMs);
+    },
+  });
   await node.start();
   let signals = 0;
   const onSignal = (signal: string): void => {
@@ -145,4 +177,51 @@ async function startCluster(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', () => stop('SIGINT'));
   process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+/**
+ * The cluster administration commands: a client of the node at --host/--port (DYNIS …, see
+ * commands/cluster.ts). Prints the node's answer, one line per item.
+ */
+async function admin(command: string, argv: string[]): Promise<void> {
+  const yes = argv.includes('--yes');
+  const rest = argv.filter((a) => a !== '--yes');
+  const positional: string[] = [];
+  const flags: string[] = [];
+  for (let i = 0; i < rest.length; i++) {
+    const a = rest[i] as string;
+    if (a.startsWith('--')) {
+      flags.push(a);
+      if (!a.includes('=') && i + 1 < rest.length) flags.push(rest[++i] as string);
+    } else {
+      positional.push(a);
+    }
+  }
+  const { rest: options } = parseFlags(flags, ['host', 'port', 'password']);
+  const client = new Redis({
+    host: options.host ?? '127.0.0.1',
+    port: Number(options.port ?? 6379),
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    retryStrategy: () => null,
+  });
+  client.on('error', () => undefined);
+  const print = (reply: unknown): void => {
+    const lines = Array.isArray(reply) ? reply.map(String) : [String(reply)];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  };
+  try {
+    await client.connect();
+    print(await client.call('DYNIS', command, ...positional));
+    if (yes && (command === 'join' || command === 'leave' || command === 'remove')) {
+      process.stdout.write('committing:\n');
+      print(await client.call('DYNIS', 'commit'));
+    } else if (command === 'join' || command === 'leave' || command === 'remove') {
+      process.stdout.write(`staged; apply with: dynis commit --port ${client.options.port}\n`);
+    }
+  } finally {
+    client.disconnect();
+  }
 }

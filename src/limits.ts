@@ -82,6 +82,18 @@ export const limits = {
   peerConnectionsMax: 1024,
   /** Members of a static cluster. */
   membersMax: 1024,
+  /** Interval of a gossip round (ms). */
+  gossipIntervalMs: 1000,
+  /** Peers one gossip round talks to. */
+  gossipFanout: 2,
+  /** Keys pulled per page by a partition transfer. */
+  transferPageSize: 512,
+  /** Pause between two transfer pages (ms): a transfer must not starve foreground requests. */
+  transferPauseMs: 5,
+  /** Keys of one transfer page synced at once. */
+  transferSyncInFlightMax: 64,
+  /** A partition this node no longer replicates is deleted this long after the ring stopped naming it (ms). */
+  partitionDropDelayMs: 10_000,
   /** Keys returned by one DYN.SCAN page. */
   peerScanPageMax: 10_000,
   /** Interval of the liveness ping to every peer (ms); its answers feed the failure detector. */

@@ -14,13 +14,15 @@ import { limits } from './limits.js';
 import { helloArgs } from './peer/messages.js';
 import { PeerBus } from './peer/peer-bus.js';
 import { buildPeerTable } from './peer/peer-commands.js';
-import { KvService } from './replication/coordinator.js';
+import { KvService, type RingView } from './replication/coordinator.js';
 import { FallbackJournal } from './replication/fallback-journal.js';
 import { HintReplayer, HintStore } from './replication/hints.js';
 import { Router } from './replication/router.js';
 import { noTransport } from './replication/transport.js';
 import { Ring } from './ring/ring.js';
-import { staticMembers } from './ring/static-members.js';
+import { Membership } from './membership/membership.js';
+import { seedList } from './membership/seeds.js';
+import { TransferManager } from './replication/transfer.js';
 import { RespServer } from './server/resp-server.js';
 import type { StorageEngine } from './storage/engine.js';
 import { ExpirySweeper } from './storage/expiry-sweeper.js';
@@ -32,6 +34,8 @@ export interface NodeOptions {
   /** Use this engine instead of RocksDB in config.dir (tests: the memory engine). */
   readonly engine?: StorageEngine;
   readonly log?: (line: string) => void;
+  /** This node has left the cluster (a committed leave or remove finished): the caller stops it. */
+  readonly onLeft?: () => void;
 }
 
 export class DynisNode {
@@ -46,6 +50,8 @@ export class DynisNode {
   private trees: PartitionTrees | undefined;
   private antiEntropy: AntiEntropy | undefined;
   private replayer: HintReplayer | undefined;
+  private membership: Membership | undefined;
+  private transfers: TransferManager | undefined;
   private port = 0;
   private peerPort = 0;
   identity!: NodeIdentity;
@@ -67,11 +73,8 @@ export class DynisNode {
         `refusing to listen on ${config.bind} without a password (protected mode): set --requirepass or --protected-mode no`,
       );
     }
-    const { self, members } = staticMembers(config);
-    const ring = new Ring(
-      members.map((m) => ({ id: m.id, zone: m.zone })),
-      { partitions: config.partitions, n: config.n, scheme: config.partitionScheme },
-    );
+    const clustered = config.seeds.length > 0;
+    const { self, seeds } = seedList(config);
     const ringIdentity = { clusterName: config.clusterName, partitions: config.partitions, scheme: config.partitionScheme, n: config.n };
     this.engine = this.options.engine ?? new RocksDbEngine(config.dir);
     await this.engine.open();
@@ -84,25 +87,53 @@ export class DynisNode {
     await this.hints.open();
     this.journal = new FallbackJournal(this.engine, this.store, { windowMs: config.hintWindow });
     const log = (level: 'info' | 'warn', line: string): void => this.options.log?.(`[${level}] ${line}`);
-    const others = members.filter((m) => m.id !== self.id);
-    if (others.length > 0) {
-      this.bus = new PeerBus(
-        others.map((m) => ({ id: m.id, host: m.host, port: m.peerPort })),
-        { hello: helloArgs(ringIdentity, self.id, config.clusterSecret), timeoutMs: config.peerTimeout, phiThreshold: config.phiThreshold, log },
+
+    // The ring: a node alone has a fixed one-member ring; a cluster member's comes from membership.
+    let ringView: RingView;
+    let current: () => Ring | undefined;
+    if (clustered) {
+      const bus = new PeerBus([], {
+        hello: helloArgs(ringIdentity, self.id, config.clusterSecret),
+        timeoutMs: config.peerTimeout,
+        phiThreshold: config.phiThreshold,
+        log,
+      });
+      this.bus = bus;
+      const membership = new Membership(
+        { id: self.id, host: self.host, peerPort: self.peerPort, zone: self.zone, port: config.port, incarnation: this.identity.incarnation },
+        seeds,
+        this.engine,
+        this.store,
+        bus,
+        { partitions: config.partitions, n: config.n, scheme: config.partitionScheme, gossipIntervalMs: limits.gossipIntervalMs, log },
       );
+      await membership.open();
+      membership.onLeft = () => this.options.onLeft?.();
+      // A member that left has handed its partitions over: hints for it have nowhere to go.
+      membership.onChange(() => {
+        for (const r of membership.list()) {
+          if (r.status === 'left' && this.hints.pending().has(r.id)) void this.hints.dropTarget(r.id).catch(() => undefined);
+        }
+      });
+      this.membership = membership;
+      ringView = membership.ringView();
+      current = () => membership.current;
+    } else {
+      const ring = new Ring([{ id: self.id, zone: self.zone }], { partitions: config.partitions, n: 1, scheme: config.partitionScheme });
+      ringView = {
+        partitions: config.partitions,
+        memberIds: [self.id],
+        partitionOf: (key) => ring.partitionOf(key),
+        preferenceList: (p) => ring.preferenceList(p),
+        fallbacks: (p) => ring.fallbacks(p),
+      };
+      current = () => ring;
     }
-    const memberIds = ring.members.map((m) => m.id);
     const kv = new KvService({
       store: this.store,
       actor: this.identity.actor,
       sequence,
-      ring: {
-        partitions: config.partitions,
-        memberIds,
-        partitionOf: (key) => ring.partitionOf(key),
-        preferenceList: (p) => ring.preferenceList(p),
-        fallbacks: (p) => ring.fallbacks(p),
-      },
+      ring: ringView,
       self: self.id,
       transport: this.bus ?? noTransport,
       hints: this.hints,
@@ -111,7 +142,8 @@ export class DynisNode {
       w: config.w,
     });
     const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id);
-    if (this.bus !== undefined) {
+    const replicated = (): number[] => current()?.replicatedBy(self.id) ?? [];
+    if (this.bus !== undefined && this.membership !== undefined) {
       const segments = segmentsFor(config.partitions, limits.aeSegmentsTotal, limits.aeSegmentsMin, limits.aeSegmentsMax);
       const trees = new PartitionTrees(this.engine, this.store, segments);
       this.trees = trees;
@@ -121,29 +153,45 @@ export class DynisNode {
         transport: this.bus,
         peer: this.bus,
         self: self.id,
-        replicated: () => ring.replicatedBy(self.id),
-        preferenceList: (p) => ring.preferenceList(p),
+        replicated,
+        preferenceList: (p) => ringView.preferenceList(p),
         syncLocal: (p, key, set) => kv.syncLocal(p, key, set),
         intervalMs: config.antiEntropyInterval,
         treeMaxAgeMs: limits.aeTreeMaxAgeMs,
         log,
       });
+      this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log, journal: this.journal });
+      this.transfers = new TransferManager({
+        membership: this.membership,
+        transport: this.bus,
+        engine: this.engine,
+        store: this.store,
+        self: self.id,
+        syncLocal: (p, key, set) => kv.syncLocal(p, key, set),
+        onDropped: (p) => trees.drop(p),
+        log,
+      });
+      await this.transfers.open();
     }
-    if (this.bus !== undefined) this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log, journal: this.journal });
     const bus = this.bus;
+    const membership = this.membership;
     const cluster: ClusterView = {
       self: self.id,
       clusterName: config.clusterName,
-      members: memberIds,
+      get members(): readonly string[] {
+        return current()?.members.map((m) => m.id) ?? [];
+      },
       n: config.n,
       r: config.r,
       w: config.w,
       partitions: config.partitions,
       scheme: config.partitionScheme,
-      preferenceList: (p) => ring.preferenceList(p),
-      owned: () => ring.ownedBy(self.id).length,
-      replicated: () => ring.replicatedBy(self.id).length,
+      preferenceList: (p) => ringView.preferenceList(p),
+      owned: () => current()?.ownedBy(self.id).length ?? 0,
+      replicated: () => replicated().length,
       peers: () => bus?.info() ?? [],
+      membership,
+      transfers: this.transfers,
     };
     const stats: ServerStats = {
       totalConnections: 0,
@@ -158,7 +206,7 @@ export class DynisNode {
     };
     const antiEntropy = this.antiEntropy;
     this.sweeper = new ExpirySweeper(this.store, {
-      reapTombstones: members.length === 1,
+      reapTombstones: !clustered,
       // A single node has no other replica or hint to wait for; a cluster waits out the grace period.
       tombstoneGraceMs: antiEntropy === undefined ? limits.singleNodeTombstoneGraceMs : config.tombstoneGrace,
       confirm: antiEntropy === undefined ? undefined : (p, key, set) => antiEntropy.confirmReap(p, key, set),
@@ -198,6 +246,7 @@ export class DynisNode {
         store: this.store,
         hints: this.hints,
         trees: this.trees,
+        membership: this.membership,
         clientTable: table,
         clientServer: () => context,
         log,
@@ -207,12 +256,19 @@ export class DynisNode {
     }
     this.port = await this.server.listen(config.port, config.bind);
     this.bus?.start();
+    this.membership?.start();
     this.replayer?.start();
     this.antiEntropy?.start();
+    this.transfers?.start();
     this.sweeper.start();
+    const ringSize = current()?.members.length ?? 0;
     this.options.log?.(
       `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}` +
-        (this.bus !== undefined ? `, peers on ${config.bind}:${this.peerPort} as ${self.id}, ${members.length} members, N=${config.n} R=${config.r} W=${config.w}` : '') +
+        (clustered
+          ? `, peers on ${config.bind}:${this.peerPort} as ${self.id}, ` +
+            (ringSize > 0 ? `${ringSize} members` : 'not in a cluster yet (stage a join with DYNIS JOIN)') +
+            `, N=${config.n} R=${config.r} W=${config.w}`
+          : '') +
         `, data in ${config.dir}, fsync ${config.fsync}`,
     );
   }
@@ -226,11 +282,14 @@ export class DynisNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.sweeper?.stop();
+      this.transfers?.stop();
+      this.membership?.stop();
       this.replayer?.stop();
       this.antiEntropy?.stop();
       await this.server?.close();
       await this.peerServer?.close();
       this.bus?.stop();
+      await this.membership?.persist().catch(() => undefined);
       await this.store?.stop();
       await this.engine?.close();
     })();

@@ -4,6 +4,8 @@
 import type { NodeConfig } from '../config.js';
 import type { KvService } from '../replication/coordinator.js';
 import type { HintStore } from '../replication/hints.js';
+import type { Membership } from '../membership/membership.js';
+import type { TransferManager } from '../replication/transfer.js';
 import type { AntiEntropy } from '../anti-entropy/scheduler.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import type { NodeIdentity } from '../storage/identity.js';
@@ -73,7 +75,7 @@ export interface ServerContext {
 
 export interface CommandRouter {
   /** undefined: run the command here; otherwise the reply of the node it was forwarded to. */
-  route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol): Promise<Reply> | undefined;
+  route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol, runHere: () => Reply | Promise<Reply>): Promise<Reply> | undefined;
 }
 
 export interface PeerInfo {
@@ -102,6 +104,9 @@ export interface ClusterView {
   owned(): number;
   replicated(): number;
   peers(): PeerInfo[];
+  /** Member records, rings and staged changes (absent on a single node). */
+  readonly membership?: Membership;
+  readonly transfers?: TransferManager;
 }
 
 export interface CommandContext {

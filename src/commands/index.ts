@@ -1,4 +1,5 @@
 /** The full command table of a node. */
+import { clusterCommands } from './cluster.js';
 import { connectionCommands } from './connection.js';
 import { keyCommands } from './keys.js';
 import { serverCommands } from './server.js';
@@ -8,7 +9,7 @@ import { vCommands } from './vcommands.js';
 
 export function buildCommandTable(): CommandTable {
   const table = new CommandTable();
-  table.add(...connectionCommands, ...stringCommands, ...keyCommands, ...vCommands);
+  table.add(...connectionCommands, ...stringCommands, ...keyCommands, ...vCommands, ...clusterCommands);
   table.add(...serverCommands(table));
   return table;
 }

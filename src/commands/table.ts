@@ -125,7 +125,7 @@ export class CommandTable {
     if (handler === undefined) return Errors.internal(`no handler for ${fullName}`);
     try {
       // In a cluster, a write of one key runs on one of the key's replicas (DESIGN.md §4).
-      const routed = server.router?.route(ctx, spec, args, replyProtocol);
+      const routed = server.router?.route(ctx, spec, args, replyProtocol, () => Promise.resolve(handler(ctx, args)).catch(toErrorReply));
       if (routed !== undefined) return routed;
       const reply = handler(ctx, args);
       if (reply instanceof Promise) return reply.catch(toErrorReply);

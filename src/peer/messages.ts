@@ -8,6 +8,7 @@
  *   DYN.WRITE partition key set                                → :1 changed | :0 already had it
  *   DYN.HINT target partition key set                          → +OK once stored as a hint for target
  *   DYN.PING                                                   → +PONG (liveness, feeds the failure detector)
+ *   DYN.GOSSIP records                                         → bulk: this node's merged member records
  *   DYN.SCAN partition position limit [end]                    → bulk: encoded scan page of [position, end)
  *   DYN.AETREE partition                                       → bulk: segment hashes | -NOTREADY
  *   DYN.REAP partition key digest                              → :1 removed | :0 kept (set changed or live)
@@ -33,6 +34,7 @@ export const PeerCommand = {
   write: 'DYN.WRITE',
   hint: 'DYN.HINT',
   ping: 'DYN.PING',
+  gossip: 'DYN.GOSSIP',
   scan: 'DYN.SCAN',
   aeTree: 'DYN.AETREE',
   reap: 'DYN.REAP',

@@ -17,6 +17,7 @@ import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import type { SiblingSet } from '../versions/dvv.js';
 import type { AntiEntropyPeer } from '../anti-entropy/scheduler.js';
 import { FailureDetector } from '../membership/failure-detector.js';
+import type { MembershipBus } from '../membership/membership.js';
 import { decodeScanPage, PeerCommand } from './messages.js';
 
 export interface PeerAddress {
@@ -218,7 +219,7 @@ const TIMED_OUT = 'Command timed out';
  * heartbeat, and a request that times out makes the peer suspect at once (the fast path), so
  * a paused or overloaded peer stops being waited on after one timeout.
  */
-export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer {
+export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer, MembershipBus {
   private readonly peers = new Map<string, PeerClient>();
   private readonly detector: FailureDetector;
   private pingTimer: NodeJS.Timeout | undefined;
@@ -312,11 +313,18 @@ export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer {
     return [...this.peers.values()].map((p) => ({ ...p.info(), up: this.canForward(p.address.id), phi: this.phi(p.address.id) }));
   }
 
-  /** A request to an up member; a timeout makes the member suspect (the fast path). */
-  private async call(member: string, command: string, args: ReadonlyArray<string | Buffer>): Promise<unknown> {
+  isConnected(member: string): boolean {
+    return this.peers.get(member)?.up ?? false;
+  }
+
+  /**
+   * A request to an up member (with `force`, to a connected one even if suspect); a timeout
+   * makes the member suspect (the fast path).
+   */
+  private async call(member: string, command: string, args: ReadonlyArray<string | Buffer>, force = false): Promise<unknown> {
     const p = this.peers.get(member);
     if (p === undefined) throw new PeerUnavailableError(member, 'is not a member');
-    if (!this.isUp(member)) throw new PeerUnavailableError(member, 'is not reachable');
+    if (!(force ? p.up : this.isUp(member))) throw new PeerUnavailableError(member, 'is not reachable');
     try {
       return await p.request(command, args);
     } catch (err) {
@@ -325,14 +333,14 @@ export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer {
     }
   }
 
-  async read(member: string, partition: number, key: Buffer, hintFor?: string): Promise<SiblingSet> {
+  async read(member: string, partition: number, key: Buffer, hintFor?: string, force = false): Promise<SiblingSet> {
     const args = hintFor === undefined ? [String(partition), key] : [String(partition), key, hintFor];
-    const reply = await this.call(member, PeerCommand.read, args);
+    const reply = await this.call(member, PeerCommand.read, args, force);
     return decodeSiblingSet(asBuffer(reply, PeerCommand.read));
   }
 
-  async write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
-    await this.call(member, PeerCommand.write, [String(partition), key, encodeSiblingSet(set)]);
+  async write(member: string, partition: number, key: Buffer, set: SiblingSet, force = false): Promise<void> {
+    await this.call(member, PeerCommand.write, [String(partition), key, encodeSiblingSet(set)], force);
   }
 
   async hint(member: string, target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
@@ -353,6 +361,10 @@ export class PeerBus implements ReplicaTransport, Forwarder, AntiEntropyPeer {
       if (err instanceof Error && err.message.startsWith('NOTREADY')) return undefined;
       throw err;
     }
+  }
+
+  async gossip(member: string, records: Buffer): Promise<Buffer> {
+    return asBuffer(await this.call(member, PeerCommand.gossip, [records]), PeerCommand.gossip);
   }
 
   async reap(member: string, partition: number, key: Buffer, digest: string): Promise<boolean> {

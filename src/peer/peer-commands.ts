@@ -18,6 +18,7 @@ import type { ReplicaStore } from '../storage/replica-store.js';
 import { DecodeError } from '../util/bytes.js';
 import { isLive, type SiblingSet } from '../versions/dvv.js';
 import type { PartitionTrees } from '../anti-entropy/trees.js';
+import type { Membership } from '../membership/membership.js';
 import { setDigest } from '../anti-entropy/scheduler.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import { checkHello, encodeScanPage, PEER_PROTOCOL_VERSION, type RingIdentity } from './messages.js';
@@ -34,6 +35,8 @@ export interface PeerServices {
   readonly hints: HintStore;
   /** Anti-entropy hash trees (absent on a single node). */
   readonly trees?: PartitionTrees;
+  /** Member records (absent on a single node). */
+  readonly membership?: Membership;
   /** The client command table and context, to run forwarded commands. */
   readonly clientTable: CommandTable;
   readonly clientServer: () => ServerContext;
@@ -171,6 +174,16 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     return tree.toBytes();
   };
 
+  const gossip: Handler = (_ctx, args) => {
+    if (s.membership === undefined) return new DynisError('ERR', 'this node has no membership');
+    try {
+      return s.membership.receive(args[1] as Buffer);
+    } catch (err) {
+      if (err instanceof DecodeError) return badPayload('member records', err);
+      throw err;
+    }
+  };
+
   const reap: Handler = async (_ctx, args) => {
     const partition = partitionArg(args[1] as Buffer);
     const key = keyIn(partition, args[2] as Buffer);
@@ -221,6 +234,7 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     cmd('dyn.scan', -4, ['readonly', 'no_auth'], NO_KEYS, handshaken(scan)),
     cmd('dyn.aetree', 2, ['readonly', 'no_auth'], NO_KEYS, handshaken(aeTree)),
     cmd('dyn.reap', 4, ['write', 'no_auth'], NO_KEYS, handshaken(reap)),
+    cmd('dyn.gossip', 2, ['fast', 'no_auth'], NO_KEYS, handshaken(gossip)),
     cmd('dyn.flushall', 1, ['write', 'no_auth'], NO_KEYS, handshaken(flushAll)),
     cmd('dyn.fwd', -4, ['write', 'no_auth'], NO_KEYS, handshaken(forward)),
   );

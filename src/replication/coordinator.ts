@@ -85,6 +85,11 @@ export interface RingView {
   preferenceList(partition: number): readonly string[];
   /** The other members, in the order they stand in for unreachable primaries (sloppy quorum). */
   fallbacks(partition: number): readonly string[];
+  /**
+   * During a ring transition: the partition's replicas in the target ring that are not in the
+   * current one. They receive every write (or a hint is kept for them) but do not count toward W.
+   */
+  pendingReplicas?(partition: number): readonly string[];
 }
 
 export interface KvServiceDeps {
@@ -119,6 +124,8 @@ export interface KvStats {
 interface ReadTarget {
   readonly member: string;
   readonly hintFor?: string;
+  /** Ask even though the failure detector suspects it. */
+  readonly force?: boolean;
 }
 
 export class KvService {
@@ -199,6 +206,11 @@ export class KvService {
 
   private quorumRead(partition: number, key: Buffer, pref: readonly string[], need: number): Promise<SiblingSet> {
     const targets = this.readTargets(partition, pref);
+    if (targets.length < need) {
+      // Too few reachable replicas: ask the suspected but still connected ones as well (a
+      // suspicion routes around a node when there is another way, it must not fail a read).
+      for (const m of pref) if (!this.available(m) && this.deps.transport.isConnected?.(m) === true) targets.push({ member: m, force: true });
+    }
     return new Promise((resolve, reject) => {
       const answers: Array<SiblingSet | undefined> = new Array<SiblingSet | undefined>(targets.length);
       let ok = 0;
@@ -234,10 +246,10 @@ export class KvService {
   }
 
   private readReplica(target: ReadTarget, partition: number, key: Buffer): Promise<SiblingSet> {
-    const { member, hintFor } = target;
+    const { member, hintFor, force } = target;
     if (member === this.self) return hintFor === undefined ? this.store.read(partition, key) : this.deps.hints.get(hintFor, partition, key);
-    if (!this.deps.transport.isUp(member)) return Promise.reject(new Error(`${member} is unreachable`));
-    return this.deps.transport.read(member, partition, key, hintFor);
+    if (force !== true && !this.deps.transport.isUp(member)) return Promise.reject(new Error(`${member} is unreachable`));
+    return this.deps.transport.read(member, partition, key, hintFor, force);
   }
 
   /** Send the merge of every answer to each primary that answered with less. */
@@ -299,7 +311,8 @@ export class KvService {
     if (!pref.includes(this.self)) return this.mutateAsFallback(partition, key, pref, fn, options, need);
     const base = (options.fresh ?? true) && pref.length > 1 ? await this.read(key) : undefined;
     const { result, written } = await this.localUpdate(partition, key, fn, base, options.fromClient ?? true);
-    if (written === undefined || pref.length === 1) return result;
+    if (written === undefined) return result;
+    if (pref.length === 1 && this.deps.ring.pendingReplicas === undefined) return result;
     await this.replicate(partition, key, pref, written, need, true);
     return result;
   }
@@ -402,6 +415,31 @@ export class KvService {
    * included when `selfStored`) hold it, directly or through a stand-in's hint.
    */
   private replicate(partition: number, key: Buffer, pref: readonly string[], set: SiblingSet, need: number, selfStored: boolean): Promise<void> {
+    const pending = this.deps.ring.pendingReplicas?.(partition) ?? [];
+    if (pending.length === 0) return this.replicateToPrimaries(partition, key, pref, set, need, selfStored);
+    // A pending replica may already have pulled this key: the write must reach it or be kept
+    // for it as a hint before the client hears OK, or the new replica could miss it.
+    return Promise.all([
+      this.replicateToPrimaries(partition, key, pref, set, need, selfStored),
+      ...pending.map((m) => this.toPending(m, partition, key, set)),
+    ]).then(() => undefined);
+  }
+
+  private async toPending(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
+    if (member === this.self) {
+      await this.syncLocal(partition, key, set);
+      return;
+    }
+    try {
+      if (!this.deps.transport.isUp(member)) throw new Error('unreachable');
+      await this.deps.transport.write(member, partition, key, set);
+    } catch {
+      await this.deps.hints.put(member, partition, key, set);
+      this.stats.hintedWrites++;
+    }
+  }
+
+  private replicateToPrimaries(partition: number, key: Buffer, pref: readonly string[], set: SiblingSet, need: number, selfStored: boolean): Promise<void> {
     const others = pref.filter((m) => m !== this.self);
     const standIns = new StandIns(this.deps.ring.fallbacks(partition), (m) => this.available(m));
     return new Promise((resolve, reject) => {
@@ -425,7 +463,7 @@ export class KvService {
         const direct = this.available(member) ? this.syncReplica(member, partition, key, set).then(() => true) : Promise.resolve(false);
         direct
           .catch(() => false)
-          .then((ok) => (ok ? true : this.handOff(member, partition, key, set, standIns)))
+          .then((ok) => (ok ? true : this.handOff(member, partition, key, set, standIns, !this.available(member))))
           .then(
             (ok) => {
               if (ok) acks++;
@@ -446,7 +484,7 @@ export class KvService {
    * it as a hint (true: it counts toward W). With no fallback left, keep the hint here
    * (false: it does not count, but the primary is brought up to date when it is back).
    */
-  private async handOff(primary: string, partition: number, key: Buffer, set: SiblingSet, standIns: StandIns): Promise<boolean> {
+  private async handOff(primary: string, partition: number, key: Buffer, set: SiblingSet, standIns: StandIns, untried: boolean): Promise<boolean> {
     for (let f = standIns.next(); f !== undefined; f = standIns.next()) {
       try {
         if (f === this.self) await this.deps.hints.put(primary, partition, key, set);
@@ -455,6 +493,15 @@ export class KvService {
         return true;
       } catch {
         // That stand-in failed too: try the next.
+      }
+    }
+    // No stand-in: a primary that was skipped only because it is suspect may still answer.
+    if (untried && this.deps.transport.isConnected?.(primary) === true) {
+      try {
+        await this.deps.transport.write(primary, partition, key, set, true);
+        return true;
+      } catch {
+        // It did not: keep the hint below.
       }
     }
     try {

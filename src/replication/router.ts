@@ -35,22 +35,50 @@ export class Router implements CommandRouter {
     private readonly self: string,
   ) {}
 
-  route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol): Promise<Reply> | undefined {
+  route(
+    ctx: CommandContext,
+    spec: CommandSpec,
+    args: Buffer[],
+    replyProtocol: Protocol,
+    runHere: () => Reply | Promise<Reply>,
+  ): Promise<Reply> | undefined {
     if (ctx.client.forwarded === true || !spec.flags.includes('write')) return undefined;
     const key = singleKey(spec, args);
     if (key === undefined) return undefined;
     const pref = this.kv.ring.preferenceList(this.kv.partitionOf(key));
     if (pref.includes(this.self)) return undefined;
-    const target = pref.find((m) => this.forwarder.canForward(m));
-    // No replica is reachable: this node coordinates the write itself (sloppy quorum).
-    if (target === undefined) return undefined;
-    this.stats.forwarded++;
-    return this.forwarder.forward(target, replyProtocol, args).then(
-      (bytes) => new RawReply(bytes),
-      (err: unknown) => {
-        this.stats.forwardErrors++;
-        return Errors.forwardFailed(target, err instanceof Error ? err.message : String(err));
-      },
-    );
+    if (!pref.some((m) => this.forwarder.canForward(m))) return undefined; // sloppy quorum: coordinate here
+    return this.forwardTo(pref, 0, replyProtocol, args, runHere);
   }
+
+  /**
+   * Forward to the first reachable replica from pref[from]. A forward that was never sent
+   * (the connection was already gone) moves on to the next replica, or runs here when none is
+   * left; one that may have reached the replica is reported, since running it twice is not
+   * safe for every command (INCR, APPEND …).
+   */
+  private async forwardTo(pref: readonly string[], from: number, replyProtocol: Protocol, args: Buffer[], runHere: () => Reply | Promise<Reply>): Promise<Reply> {
+    for (let i = from; i < pref.length; i++) {
+      const target = pref[i] as string;
+      if (!this.forwarder.canForward(target)) continue;
+      this.stats.forwarded++;
+      try {
+        return new RawReply(await this.forwarder.forward(target, replyProtocol, args));
+      } catch (err) {
+        this.stats.forwardErrors++;
+        if (!notSent(err)) return Errors.forwardFailed(target, err instanceof Error ? err.message : String(err));
+      }
+    }
+    return runHere();
+  }
+}
+
+/** True for errors raised before a request was written to the peer (safe to send elsewhere). */
+export function notSent(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'PeerUnavailableError' ||
+    err.message.startsWith("Stream isn't writeable") ||
+    err.message === 'Connection is closed.'
+  );
 }

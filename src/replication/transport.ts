@@ -13,15 +13,20 @@ export interface ScanPage {
 }
 
 export interface ReplicaTransport {
-  /** True when a request to `member` can be sent now (connected and handshaken). */
+  /** True when a request to `member` can be sent now (connected, handshaken, not suspect). */
   isUp(member: string): boolean;
+  /**
+   * True when `member` is connected even if the failure detector suspects it. A coordinator
+   * with no other way to reach a quorum tries such a member anyway (`force`).
+   */
+  isConnected?(member: string): boolean;
   /**
    * The member's sibling set of a key ([] when it has none); with `hintFor`, the hint it
    * holds for that primary instead (the member stands in for it).
    */
-  read(member: string, partition: number, key: Buffer, hintFor?: string): Promise<SiblingSet>;
+  read(member: string, partition: number, key: Buffer, hintFor?: string, force?: boolean): Promise<SiblingSet>;
   /** Sync a set into the member's replica of a key (DESIGN.md §3 sync). */
-  write(member: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
+  write(member: string, partition: number, key: Buffer, set: SiblingSet, force?: boolean): Promise<void>;
   /** Store a set on the member as a hint for the unreachable primary `target`. */
   hint(member: string, target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void>;
   /** One page of the member's keys of one partition, from `position` (to `end`, default the partition's end). */

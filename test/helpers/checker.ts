@@ -148,9 +148,14 @@ export async function divergent(cluster: TestCluster, clients: Redis[], keys: re
   return out;
 }
 
-export async function hintsPending(clients: Redis[]): Promise<number> {
+/** Pending hints on every running member. */
+export async function hintsPending(clients: Redis[], cluster?: TestCluster): Promise<number> {
   let total = 0;
-  for (const c of clients) total += Number(/hints_pending:(\d+)/.exec(await c.info('ring'))?.[1] ?? 0);
+  for (const [i, c] of clients.entries()) {
+    const child = cluster?.members[i]?.proc?.child;
+    if (child !== undefined && (child.exitCode !== null || child.signalCode !== null)) continue;
+    total += Number(/hints_pending:(\d+)/.exec(await c.info('ring'))?.[1] ?? 0);
+  }
   return total;
 }
 
@@ -159,7 +164,7 @@ export async function waitForConvergence(cluster: TestCluster, clients: Redis[],
   const deadline = Date.now() + timeoutMs;
   let last = '';
   for (;;) {
-    const pending = await hintsPending(clients);
+    const pending = await hintsPending(clients, cluster);
     const apart = pending === 0 ? await divergent(cluster, clients, keys) : [];
     if (pending === 0 && apart.length === 0) return;
     last = pending > 0 ? `${pending} hints pending` : `${apart.length} keys differ, e.g. ${apart.slice(0, 3).join('; ')}`;

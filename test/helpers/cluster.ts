@@ -27,6 +27,8 @@ export interface TestCluster {
   readonly password?: string;
   /** Start (or restart) member i on its ports and data dir. */
   start(i: number): Promise<void>;
+  /** Start a new node (not a member yet) whose seeds are the first members; returns its index. */
+  add(): Promise<number>;
   kill9(i: number): Promise<void>;
   /** Send SIGSTOP or SIGCONT to member i (a paused process keeps its sockets open). */
   signal(i: number, signal: 'SIGSTOP' | 'SIGCONT'): void;
@@ -69,7 +71,8 @@ export async function startCluster(options: { nodes: number; args?: string[]; pl
     members.push({ host, port: clientPort, peerPort, id: `${host}:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
   }
   const redisOptions = (m: ClusterMember): { host: string; port: number; password?: string } => ({ host: m.host, port: m.port, ...(password ? { password } : {}) });
-  const seeds = members.map((m) => m.id).join(',');
+  const firstSeeds = members.map((m) => m.id).join(',');
+  const seedsOf: string[] = members.map(() => firstSeeds);
   const clients: Redis[] = [];
   const outputs: string[] = members.map(() => '');
 
@@ -88,7 +91,7 @@ export async function startCluster(options: { nodes: number; args?: string[]; pl
       '--dir',
       m.dir,
       '--seeds',
-      seeds,
+      seedsOf[i] as string,
       ...bind,
       ...auth,
       ...(options.args ?? []),
@@ -132,6 +135,17 @@ export async function startCluster(options: { nodes: number; args?: string[]; pl
     members,
     password,
     start,
+    async add() {
+      if (placement !== undefined) throw new Error('add() is for loopback clusters');
+      const i = members.length;
+      const clientPort = await port();
+      const peerPort = await port();
+      members.push({ host: '127.0.0.1', port: clientPort, peerPort, id: `127.0.0.1:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
+      seedsOf.push(firstSeeds);
+      outputs.push('');
+      await start(i);
+      return i;
+    },
     async kill9(i) {
       await members[i]?.proc?.kill9();
     },
@@ -165,6 +179,7 @@ export async function startCluster(options: { nodes: number; args?: string[]; pl
     },
     client(i) {
       const r = new Redis({ ...redisOptions(members[i] as ClusterMember), maxRetriesPerRequest: 1 });
+      r.on('error', () => undefined); // members are killed on purpose; commands still report errors
       clients.push(r);
       return r;
     },

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { checkHello, decodeScanPage, encodeScanPage, helloArgs, type RingIdentity } from '../../src/peer/messages.js';
 import { defaultConfig } from '../../src/config.js';
-import { parseSeed, staticMembers } from '../../src/ring/static-members.js';
+import { parseSeed, seedList } from '../../src/membership/seeds.js';
 import { DecodeError } from '../../src/util/bytes.js';
 
 const ring: RingIdentity = { clusterName: 'dynis', partitions: 256, scheme: 'redis-slot', n: 3 };
@@ -65,20 +65,25 @@ describe('scan pages', () => {
   });
 });
 
-describe('static members', () => {
-  it('parses host:port[@zone] and includes this node', () => {
+describe('seed list', () => {
+  it('parses host:port[@zone] and tells bootstrapping from joining', () => {
     expect(parseSeed('127.0.0.1:16379@z1', 'default')).toEqual({ id: '127.0.0.1:16379', host: '127.0.0.1', peerPort: 16379, zone: 'z1' });
     expect(parseSeed('[::1]:7000', 'd')).toEqual({ id: '::1:7000', host: '::1', peerPort: 7000, zone: 'd' });
     expect(() => parseSeed('nohost', 'd')).toThrow(/host:peerport/);
-    const { self, members } = staticMembers({ ...defaultConfig, port: 6379, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16380', '127.0.0.1:16381'] });
-    expect(self.id).toBe('127.0.0.1:16379');
-    expect(members.map((m) => m.id)).toEqual(['127.0.0.1:16379', '127.0.0.1:16380', '127.0.0.1:16381']);
+    const started = seedList({ ...defaultConfig, port: 6379, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16379', '127.0.0.1:16380', '127.0.0.1:16381'] });
+    expect(started.self.id).toBe('127.0.0.1:16379');
+    expect(started.bootstrap).toBe(true);
+    expect(started.seeds.map((m) => m.id)).toEqual(['127.0.0.1:16379', '127.0.0.1:16380', '127.0.0.1:16381']);
+    // A node not in its seed list joins an existing cluster: the seeds are whom to ask.
+    const joining = seedList({ ...defaultConfig, port: 6382, peerPort: 16382, n: 3, seeds: ['127.0.0.1:16379'] });
+    expect(joining.bootstrap).toBe(false);
+    expect(joining.seeds.map((m) => m.id)).toEqual(['127.0.0.1:16379']);
   });
 
-  it('refuses N above the member count and a missing secret off loopback', () => {
-    expect(() => staticMembers({ ...defaultConfig, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16380'] })).toThrow(/N=3 needs at least 3 members/);
+  it('refuses N above the first members and a missing secret off loopback', () => {
+    expect(() => seedList({ ...defaultConfig, peerPort: 16379, n: 3, seeds: ['127.0.0.1:16379', '127.0.0.1:16380'] })).toThrow(/N=3 needs at least 3 members/);
     expect(() =>
-      staticMembers({ ...defaultConfig, peerPort: 16379, n: 2, seeds: ['10.0.0.2:16379'], announceHost: '10.0.0.1', bind: '10.0.0.1' }),
+      seedList({ ...defaultConfig, peerPort: 16379, n: 2, seeds: ['10.0.0.2:16379'], announceHost: '10.0.0.1', bind: '10.0.0.1' }),
     ).toThrow(/cluster-secret: required/);
   });
 });

@@ -1,7 +1,7 @@
 /**
- * Static membership (until gossip arrives): every member is started with the same seed list,
- * `host:peerport[@zone]`, and a member's id in the ring is its `host:peerport`. This node is a
- * member too, whether or not the list names it.
+ * Seeds: `host:peerport[@zone]`. A member's id in the ring is its `host:peerport`. The first
+ * members of a cluster are all started with the same seed list naming all of them; a node
+ * that joins later names any members it can reach.
  */
 import { ConfigError, isLoopback, type NodeConfig } from '../config.js';
 import { limits } from '../limits.js';
@@ -29,7 +29,12 @@ export function announceHost(config: NodeConfig): string {
   return config.bind;
 }
 
-export function staticMembers(config: NodeConfig): { self: StaticMember; members: StaticMember[] } {
+/**
+ * This node's address and the parsed seed list. `bootstrap` is true when the seed list names
+ * this node: the seeds are then the members of a new cluster (if the data directory has no
+ * member records yet). Otherwise the seeds are only whom to ask about the cluster.
+ */
+export function seedList(config: NodeConfig): { self: StaticMember; seeds: StaticMember[]; bootstrap: boolean } {
   const selfId = `${announceHost(config)}:${config.peerPort}`;
   const byId = new Map<string, StaticMember>();
   for (const seed of config.seeds) {
@@ -43,15 +48,15 @@ export function staticMembers(config: NodeConfig): { self: StaticMember; members
     throw new ConfigError(`zone: this node is listed in seeds with zone '${listed.zone}' but started with --zone ${config.zone}`);
   }
   const self: StaticMember = listed ?? { id: selfId, host: announceHost(config), peerPort: config.peerPort, zone: config.zone };
-  byId.set(self.id, self);
   if (byId.size > limits.membersMax) throw new ConfigError(`seeds: at most ${limits.membersMax} members`);
-  const members = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  if (config.n > members.length) {
-    throw new ConfigError(`n: N=${config.n} needs at least ${config.n} members, the cluster has ${members.length} (list them in --seeds)`);
+  const seeds = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const bootstrap = listed !== undefined;
+  if (bootstrap && config.n > seeds.length) {
+    throw new ConfigError(`n: N=${config.n} needs at least ${config.n} members, the seed list names ${seeds.length} (list every first member in --seeds)`);
   }
-  const offLoopback = !isLoopback(config.bind) || members.some((m) => !isLoopback(m.host));
-  if (members.length > 1 && offLoopback && config.clusterSecret === null) {
+  const offLoopback = !isLoopback(config.bind) || seeds.some((m) => !isLoopback(m.host));
+  if (seeds.length > 0 && offLoopback && config.clusterSecret === null) {
     throw new ConfigError('cluster-secret: required when members are not all on loopback');
   }
-  return { self, members };
+  return { self, seeds, bootstrap };
 }
