@@ -39,16 +39,13 @@ export const limits = {
   scanPartitionsInParallel: 8,
 
   // --- Versions ---------------------------------------------------------------------------
-  /** Siblings of one key above which a warning is logged. */
+  /** Siblings of one key above which a warning is logged (at most once per siblingsWarnIntervalMs). */
   siblingsWarn: 25,
+  siblingsWarnIntervalMs: 10_000,
   /** Siblings of one key above which new siblings from clients are refused (repair/handoff still merge). */
   siblingsMax: 100,
   /** Largest encoded sibling set (bytes) accepted from a client write. */
   objectMaxBytes: 512 * 1024 * 1024 + 64 * 1024,
-  /** Entries of a version vector before pruning is considered. */
-  vectorEntriesPruneAbove: 50,
-  /** Minimum age of a vector entry before it may be pruned (ms). */
-  vectorPruneMinAgeMs: 24 * 60 * 60 * 1000,
   /** Counter values reserved per persisted block of the actor's sequence (the next block is reserved at half use). */
   dotBlockSize: 1_000_000,
 

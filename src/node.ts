@@ -140,6 +140,7 @@ export class DynisNode {
       journal: this.journal,
       r: config.r,
       w: config.w,
+      log,
     });
     const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id);
     const replicated = (): number[] => current()?.replicatedBy(self.id) ?? [];

@@ -232,6 +232,7 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['kv_reads', server.kv.stats.reads],
         ['kv_writes', server.kv.stats.writes],
         ['siblings_seen', server.kv.stats.siblingsSeen],
+        ['writes_with_many_siblings', server.kv.stats.manySiblings],
         ['storage_batches', s.batches],
         ['storage_batched_ops', s.batchedOps],
         ['storage_engine_gets', s.engineGets],

@@ -105,6 +105,7 @@ export interface KvServiceDeps {
   readonly r: number;
   readonly w: number;
   readonly clock?: () => number;
+  readonly log?: (level: 'info' | 'warn', line: string) => void;
 }
 
 export interface KvStats {
@@ -118,6 +119,8 @@ export interface KvStats {
   hintedWrites: number;
   /** Writes coordinated here although this node is not one of the key's replicas. */
   fallbackCoordinated: number;
+  /** Writes that left a key with more than limits.siblingsWarn siblings. */
+  manySiblings: number;
 }
 
 /** One replica a read asks: a primary, or a fallback asked for its hint for a primary. */
@@ -138,7 +141,9 @@ export class KvService {
     writeQuorumFailures: 0,
     hintedWrites: 0,
     fallbackCoordinated: 0,
+    manySiblings: 0,
   };
+  private lastSiblingWarningMs = 0;
   private readonly clock: () => number;
   private readonly store: ReplicaStore;
   private readonly self: string;
@@ -374,6 +379,13 @@ export class KvService {
     const counter = this.deps.sequence.next(atLeast);
     const next = put(current, context, actor, counter, { value: write.value, ts: now, expireAt: write.expireAt });
     if (fromClient && next.length > limits.siblingsMax) throw Errors.tooManySiblings(next.length);
+    if (next.length > limits.siblingsWarn) {
+      this.stats.manySiblings++;
+      if (now - this.lastSiblingWarningMs >= limits.siblingsWarnIntervalMs) {
+        this.lastSiblingWarningMs = now;
+        this.deps.log?.('warn', `a key has ${next.length} siblings (writers are not passing contexts from VGET to VSET?); ${this.stats.manySiblings} such writes so far`);
+      }
+    }
     this.stats.writes++;
     return next;
   }
