@@ -158,7 +158,7 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   r: { key: 'r', parse: int(1, 16), help: 'replicas a read waits for R (cluster default 2)' },
   w: { key: 'w', parse: int(1, 16), help: 'replicas a write waits for W (cluster default 2)' },
   'peer-port': { key: 'peerPort', parse: int(0, 65535), help: 'cluster bus port (default: port + 10000)' },
-  seeds: { key: 'seeds', parse: list, help: 'members host:peerport[@zone],… (same list on every member)' },
+  seeds: { key: 'seeds', parse: list, help: 'first members: all of them, the same list on each; a joining node: any members' },
   zone: { key: 'zone', parse: str, help: 'this node\'s zone; replicas spread over zones' },
   'announce-host': { key: 'announceHost', parse: str, help: 'host other members reach this node at' },
   'cluster-name': { key: 'clusterName', parse: str, help: 'members must share it (default dynis)' },

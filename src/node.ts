@@ -86,7 +86,10 @@ export class DynisNode {
     this.hints = new HintStore(this.engine, this.store, { windowMs: config.hintWindow });
     await this.hints.open();
     this.journal = new FallbackJournal(this.engine, this.store, { windowMs: config.hintWindow });
-    const log = (level: 'info' | 'warn', line: string): void => this.options.log?.(`[${level}] ${line}`);
+    const levels = ['debug', 'info', 'warn', 'error'];
+    const log = (level: 'info' | 'warn', line: string): void => {
+      if (levels.indexOf(level) >= levels.indexOf(config.loglevel)) this.options.log?.(`[${level}] ${line}`);
+    };
 
     // The ring: a node alone has a fixed one-member ring; a cluster member's comes from membership.
     let ringView: RingView;
@@ -263,7 +266,8 @@ export class DynisNode {
     this.transfers?.start();
     this.sweeper.start();
     const ringSize = current()?.members.length ?? 0;
-    this.options.log?.(
+    log(
+      'info',
       `dynis node ${this.identity.nodeId} (actor ${this.identity.actor}) listening on ${config.bind}:${this.port}` +
         (clustered
           ? `, peers on ${config.bind}:${this.peerPort} as ${self.id}, ` +
