@@ -15,6 +15,7 @@
  *
  * Values are kept as pairs of uint32 (two independent 32-bit hash lanes).
  */
+import { fmix32 } from '../util/hash.js';
 import { keyHash } from '../storage/key-layout.js';
 import type { SiblingSet } from '../versions/dvv.js';
 
@@ -67,14 +68,6 @@ function mixNumber(h1: number, h2: number, n: number): [number, number] {
   return [h1, h2];
 }
 
-function fmix(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /**
  * A key's contribution: [lane1, lane2], [0, 0] for no set. Depends on the key and the set's
@@ -89,14 +82,14 @@ export function contribution(key: Buffer, set: SiblingSet): [number, number] {
   for (const s of set) {
     let [a, b] = mixString(0x2545f491, 0x68e31da4, s.actor);
     [a, b] = mixNumber(a, b, s.counter);
-    d1 = (d1 + fmix(a)) >>> 0;
-    d2 = (d2 + fmix(b)) >>> 0;
+    d1 = (d1 + fmix32(a)) >>> 0;
+    d2 = (d2 + fmix32(b)) >>> 0;
   }
   [k1, k2] = mixNumber(k1, k2, d1);
   [k1, k2] = mixNumber(k1, k2, d2);
   [k1, k2] = mixNumber(k1, k2, set.length);
-  const lo = fmix(k1) || 1; // never [0, 0] for a present key
-  return [lo, fmix(k2 ^ lo)];
+  const lo = fmix32(k1) || 1; // never [0, 0] for a present key
+  return [lo, fmix32(k2 ^ lo)];
 }
 
 /** The segment values of one partition. */

@@ -25,6 +25,7 @@ import type { StorageEngine } from '../storage/engine.js';
 import { episodeKey, episodeRange } from '../storage/key-layout.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { ByteReader, ByteWriter } from '../util/bytes.js';
+import { KeyedChain } from '../util/keyed-chain.js';
 import type { SiblingSet } from '../versions/dvv.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 
@@ -57,7 +58,7 @@ export interface EpisodeOutcome<T> {
 }
 
 export class FallbackJournal {
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly chains = new KeyedChain();
 
   constructor(
     private readonly engine: StorageEngine,
@@ -93,14 +94,7 @@ export class FallbackJournal {
       if (outcome.next !== undefined) await this.store.writeOther([{ type: 'put', key: storageKey, value: encodeEpisode(outcome.next) }]);
       return outcome.result;
     };
-    const before = this.chains.get(id) ?? Promise.resolve();
-    const result = before.then(run, run);
-    const settled = result.catch(() => undefined);
-    this.chains.set(id, settled);
-    void settled.then(() => {
-      if (this.chains.get(id) === settled) this.chains.delete(id);
-    });
-    return result;
+    return this.chains.run(id, run);
   }
 
   /** Delete expired entries, a bounded page per call; returns how many were deleted. */
@@ -115,7 +109,7 @@ export class FallbackJournal {
       } catch {
         expired = true;
       }
-      if (!expired || this.chains.has(k.toString('latin1'))) continue;
+      if (!expired || this.chains.busy(k.toString('latin1'))) continue;
       await this.store.writeOther([{ type: 'del', key: k }]);
       deleted++;
     }

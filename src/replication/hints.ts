@@ -23,6 +23,7 @@ import type { StorageEngine } from '../storage/engine.js';
 import { hintKey, hintTargetRange, isHintKey, parseHintKey } from '../storage/key-layout.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { ByteReader, ByteWriter } from '../util/bytes.js';
+import { KeyedChain } from '../util/keyed-chain.js';
 import { sameDots, sync, type SiblingSet } from '../versions/dvv.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 
@@ -65,7 +66,7 @@ export interface HintStats {
 
 export class HintStore {
   private readonly counts = new Map<string, number>();
-  private readonly chains = new Map<string, Promise<unknown>>();
+  private readonly chains = new KeyedChain();
   readonly stats: HintStats = { stored: 0, delivered: 0, expired: 0, refused: 0 };
 
   constructor(
@@ -105,22 +106,10 @@ export class HintStore {
     return n;
   }
 
-  /** Run `fn` after every earlier operation on the same hint key. */
-  private chain<T>(id: string, fn: () => Promise<T>): Promise<T> {
-    const before = this.chains.get(id) ?? Promise.resolve();
-    const run = before.then(fn, fn);
-    const settled = run.catch(() => undefined);
-    this.chains.set(id, settled);
-    void settled.then(() => {
-      if (this.chains.get(id) === settled) this.chains.delete(id);
-    });
-    return run;
-  }
-
   /** Store (merge) a hint for `target`. Resolves once it is in the engine. */
   put(target: string, partition: number, key: Buffer, set: SiblingSet): Promise<void> {
     const storageKey = hintKey(target, partition, key);
-    return this.chain(storageKey.toString('latin1'), async () => {
+    return this.chains.run(storageKey.toString('latin1'), async () => {
       const raw = await this.engine.get(storageKey);
       let createdAtMs = this.now();
       let merged = set;
@@ -199,7 +188,7 @@ export class HintStore {
     still: (h: { createdAtMs: number; set: SiblingSet }) => boolean,
   ): Promise<boolean> {
     const storageKey = hintKey(target, partition, key);
-    return this.chain(storageKey.toString('latin1'), async () => {
+    return this.chains.run(storageKey.toString('latin1'), async () => {
       const raw = await this.engine.get(storageKey);
       if (raw === undefined) return false;
       let keep = false;

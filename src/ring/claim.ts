@@ -38,6 +38,8 @@
  *    matching picks, a unit never holds two partitions closer than W.
  */
 
+import { fmix32 } from '../util/hash.js';
+
 export interface MemberSpec {
   readonly id: string;
   readonly zone: string;
@@ -70,15 +72,6 @@ function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-function fmix32(x: number): number {
-  let h = x;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
 
 /** The rendezvous score of a member (by its seed) for a partition. */
 function score(seed: number, partition: number): number {

@@ -6,16 +6,9 @@ import { PartitionTrees } from '../../src/anti-entropy/trees.js';
 import { makePartitioner } from '../../src/ring/partition.js';
 import { MemoryEngine } from '../../src/storage/memory-engine.js';
 import { ReplicaStore } from '../../src/storage/replica-store.js';
-import { sameDots, sync, type Sibling, type SiblingSet } from '../../src/versions/dvv.js';
+import { sameDots, sync, type SiblingSet } from '../../src/versions/dvv.js';
+import { sib } from '../helpers/siblings.js';
 
-const sib = (actor: string, counter: number, value: string | null, past: Array<[string, number]> = []): Sibling => ({
-  actor,
-  counter,
-  past: new Map(past),
-  value: value === null ? null : Buffer.from(value),
-  ts: counter,
-  expireAt: 0,
-});
 
 const SEGMENTS = 64;
 const partitionOf = makePartitioner('redis-slot', 8);

@@ -3,16 +3,9 @@ import { FallbackJournal } from '../../src/replication/fallback-journal.js';
 import { HintReplayer, HintStore } from '../../src/replication/hints.js';
 import { MemoryEngine } from '../../src/storage/memory-engine.js';
 import { ReplicaStore } from '../../src/storage/replica-store.js';
-import type { Sibling, SiblingSet } from '../../src/versions/dvv.js';
+import type { SiblingSet } from '../../src/versions/dvv.js';
+import { sib } from '../helpers/siblings.js';
 
-const sib = (actor: string, counter: number, value: string | null, past: Array<[string, number]> = []): Sibling => ({
-  actor,
-  counter,
-  past: new Map(past),
-  value: value === null ? null : Buffer.from(value),
-  ts: counter,
-  expireAt: 0,
-});
 const k = (s: string): Buffer => Buffer.from(s);
 const values = (set: SiblingSet): string[] => set.map((s) => String(s.value)).sort();
 
