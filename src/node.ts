@@ -11,9 +11,8 @@ import type { ClusterView, ServerContext, ServerStats } from './commands/context
 import type { NodeConfig } from './config.js';
 import { ConfigError, isLoopback } from './config.js';
 import { limits } from './limits.js';
-import { helloArgs } from './peer/messages.js';
 import { PeerBus } from './peer/peer-bus.js';
-import { buildPeerTable } from './peer/peer-commands.js';
+import { buildPeerTable, type PeerServerStats } from './peer/peer-commands.js';
 import { KvService, type RingView } from './replication/coordinator.js';
 import { FallbackJournal } from './replication/fallback-journal.js';
 import { HintReplayer, HintStore } from './replication/hints.js';
@@ -52,6 +51,7 @@ export class DynisNode {
   private replayer: HintReplayer | undefined;
   private membership: Membership | undefined;
   private transfers: TransferManager | undefined;
+  private readonly peerStats: PeerServerStats = { malformed: 0, refusedHandshakes: 0 };
   private port = 0;
   private peerPort = 0;
   identity!: NodeIdentity;
@@ -96,7 +96,9 @@ export class DynisNode {
     let current: () => Ring | undefined;
     if (clustered) {
       const bus = new PeerBus([], {
-        hello: helloArgs(ringIdentity, self.id, config.clusterSecret),
+        ring: ringIdentity,
+        self: self.id,
+        secret: config.clusterSecret,
         timeoutMs: config.peerTimeout,
         phiThreshold: config.phiThreshold,
         log,
@@ -234,6 +236,7 @@ export class DynisNode {
       cluster,
       hints: this.hints,
       antiEntropy: this.antiEntropy,
+      peerStats: this.peerStats,
     };
     this.server = new RespServer(context, table);
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
@@ -254,6 +257,7 @@ export class DynisNode {
         clientTable: table,
         clientServer: () => context,
         log,
+        stats: this.peerStats,
       });
       this.peerServer = new RespServer({ ...context, config: peerConfig, stats: { ...stats } }, peerTable);
       this.peerPort = await this.peerServer.listen(config.peerPort, config.bind);

@@ -71,6 +71,8 @@ export interface ServerContext {
   readonly hints: HintStore;
   /** Anti-entropy (absent on a single node). */
   readonly antiEntropy?: AntiEntropy;
+  /** Malformed peer messages and refused peer handshakes (INFO ring). */
+  readonly peerStats?: { readonly malformed: number; readonly refusedHandshakes: number };
 }
 
 export interface CommandRouter {

@@ -277,6 +277,8 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['anti_entropy_segments_differing', server.antiEntropy?.stats.segmentsDiffering ?? 0],
         ['anti_entropy_keys_repaired', server.antiEntropy?.stats.keysRepaired ?? 0],
         ['tombstones_reaped', server.antiEntropy?.stats.reaped ?? 0],
+        ['peer_messages_malformed', server.peerStats?.malformed ?? 0],
+        ['peer_handshakes_refused', server.peerStats?.refusedHandshakes ?? 0],
         ...peers.map((p, i): [string, string] => [
           `peer${i}`,
           `id=${p.id},up=${p.up ? 1 : 0},phi=${(p.phi ?? 0) === Infinity ? 'inf' : (p.phi ?? 0).toFixed(2)},requests=${p.requests},errors=${p.errors},` +

@@ -3,7 +3,9 @@
  * internal command is named DYN.* and carries compact binary payloads that begin with a
  * format version byte, so `redis-cli -p PEERPORT` can still talk to a node (PING, DYN.HELLO).
  *
- *   DYN.HELLO version cluster from partitions scheme n proof   → [version, member id, actor]
+ *   DYN.HELLO version cluster from partitions scheme n client-nonce
+ *                                        → [version, member id, actor, server-nonce, server-proof]
+ *   DYN.AUTH client-proof                → +OK (the connection may now send anything)
  *   DYN.READ partition key [hint-target]                       → bulk: encoded sibling set (or the hint for target)
  *   DYN.WRITE partition key set                                → :1 changed | :0 already had it
  *   DYN.HINT target partition key set                          → +OK once stored as a hint for target
@@ -15,21 +17,25 @@
  *   DYN.FLUSHALL                                               → +OK
  *   DYN.FWD protocol command arg …                             → bulk: the client reply, RESP-encoded
  *
- * A connection must complete DYN.HELLO before any other DYN command. The handshake checks the
- * protocol version, the cluster name, the ring settings (partitions, scheme and N must match:
- * a node refuses a cluster created with other settings) and, when a cluster secret is set,
- * an HMAC of the secret over the cluster name and the sender's id.
+ * A connection must complete DYN.HELLO and DYN.AUTH before any other DYN command. HELLO checks
+ * the protocol version, the cluster name and the ring settings (partitions, scheme and N must
+ * match: a node refuses a cluster created with other settings). With a cluster secret the two
+ * sides then prove it to each other without sending it, by HMAC-SHA256 over both nonces
+ * (challenge-response): the server proves it in HELLO's reply over the client's nonce, the
+ * client in DYN.AUTH over the server's. Fresh nonces make a recorded handshake useless for a
+ * replay. Without a secret (loopback-only clusters) the proofs are "-".
  */
-import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ByteReader, ByteWriter, DecodeError } from '../util/bytes.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import type { ScanPage } from '../replication/transport.js';
 import { limits } from '../limits.js';
 
-export const PEER_PROTOCOL_VERSION = 1;
+export const PEER_PROTOCOL_VERSION = 2;
 
 export const PeerCommand = {
   hello: 'DYN.HELLO',
+  auth: 'DYN.AUTH',
   read: 'DYN.READ',
   write: 'DYN.WRITE',
   hint: 'DYN.HINT',
@@ -50,30 +56,44 @@ export interface RingIdentity {
   readonly n: number;
 }
 
-export function helloProof(secret: string | null, clusterName: string, from: string): string {
-  if (secret === null) return '-';
-  return createHmac('sha256', secret).update(`dynis-hello\n${clusterName}\n${from}`).digest('hex');
+/** A fresh nonce for one handshake. */
+export function newNonce(): string {
+  return randomBytes(16).toString('hex');
 }
 
-export function helloArgs(ring: RingIdentity, from: string, secret: string | null): string[] {
-  return [
-    String(PEER_PROTOCOL_VERSION),
-    ring.clusterName,
-    from,
-    String(ring.partitions),
-    ring.scheme,
-    String(ring.n),
-    helloProof(secret, ring.clusterName, from),
-  ];
+function proof(secret: string | null, role: 'server' | 'client', clusterName: string, member: string, nonceA: string, nonceB: string): string {
+  if (secret === null) return '-';
+  return createHmac('sha256', secret).update(`dynis-${role}\n${clusterName}\n${member}\n${nonceA}\n${nonceB}`).digest('hex');
+}
+
+/** The server's proof in HELLO's reply: over the client's nonce, then its own. */
+export function serverProof(secret: string | null, clusterName: string, serverId: string, clientNonce: string, serverNonce: string): string {
+  return proof(secret, 'server', clusterName, serverId, clientNonce, serverNonce);
+}
+
+/** The client's proof in DYN.AUTH: over the server's nonce, then its own. */
+export function clientProof(secret: string | null, clusterName: string, clientId: string, serverNonce: string, clientNonce: string): string {
+  return proof(secret, 'client', clusterName, clientId, serverNonce, clientNonce);
+}
+
+/** Constant-time comparison of a received proof with the expected one. */
+export function proofMatches(expected: string, got: string): boolean {
+  const a = Buffer.from(expected);
+  const b = Buffer.from(got);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export function helloArgs(ring: RingIdentity, from: string, clientNonce: string): string[] {
+  return [String(PEER_PROTOCOL_VERSION), ring.clusterName, from, String(ring.partitions), ring.scheme, String(ring.n), clientNonce];
 }
 
 /**
  * Check a DYN.HELLO's arguments (after the command name) against this node's ring. Returns the
- * sender's member id, or throws an Error whose message says what does not match.
+ * sender's member id and nonce, or throws an Error whose message says what does not match.
  */
-export function checkHello(args: readonly Buffer[], mine: RingIdentity, secret: string | null): string {
+export function checkHello(args: readonly Buffer[], mine: RingIdentity): { from: string; clientNonce: string } {
   if (args.length !== 7) throw new Error(`DYN.HELLO needs 7 arguments, got ${args.length}`);
-  const [version, cluster, from, partitions, scheme, n, proof] = args.map((a) => a.toString('utf8')) as [
+  const [version, cluster, from, partitions, scheme, n, clientNonce] = args.map((a) => a.toString('utf8')) as [
     string,
     string,
     string,
@@ -92,12 +112,9 @@ export function checkHello(args: readonly Buffer[], mine: RingIdentity, secret: 
         `peer ${from} has partitions=${partitions} scheme=${scheme} n=${n}`,
     );
   }
-  if (secret !== null) {
-    const expected = Buffer.from(helloProof(secret, cluster, from));
-    const got = Buffer.from(proof);
-    if (expected.length !== got.length || !timingSafeEqual(expected, got)) throw new Error('cluster secret mismatch');
-  }
-  return from;
+  if (from.length === 0 || from.length > 255) throw new Error('malformed member id');
+  if (!/^[0-9a-f]{32}$/.test(clientNonce)) throw new Error('malformed nonce');
+  return { from, clientNonce };
 }
 
 const SCAN_PAGE_FORMAT_V1 = 1;

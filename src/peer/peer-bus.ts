@@ -18,7 +18,7 @@ import type { SiblingSet } from '../versions/dvv.js';
 import type { AntiEntropyPeer } from '../anti-entropy/scheduler.js';
 import { FailureDetector } from '../membership/failure-detector.js';
 import type { MembershipBus } from '../membership/membership.js';
-import { decodeScanPage, PeerCommand } from './messages.js';
+import { clientProof, decodeScanPage, helloArgs, newNonce, PeerCommand, proofMatches, serverProof, type RingIdentity } from './messages.js';
 
 export interface PeerAddress {
   readonly id: string;
@@ -27,8 +27,12 @@ export interface PeerAddress {
 }
 
 export interface PeerBusOptions {
-  /** DYN.HELLO arguments (after the command name) this node introduces itself with. */
-  readonly hello: readonly string[];
+  /** The ring settings and cluster name this node introduces itself with (DYN.HELLO). */
+  readonly ring: RingIdentity;
+  /** This node's member id. */
+  readonly self: string;
+  /** The cluster secret proved in the handshake (null: loopback-only cluster, no proof). */
+  readonly secret: string | null;
   readonly timeoutMs: number;
   readonly phiThreshold?: number;
   readonly clock?: () => number;
@@ -88,7 +92,7 @@ class PeerChannel {
   }
 
   private handshake(): void {
-    this.send(PeerCommand.hello, this.options.hello).then(
+    this.handshakeSteps().then(
       () => {
         this.handshaken = true;
         this.lastHandshakeError = '';
@@ -105,6 +109,25 @@ class PeerChannel {
         }, limits.peerReconnectMaxMs).unref();
       },
     );
+  }
+
+  /**
+   * DYN.HELLO with a fresh nonce, check the server's proof of the cluster secret (and that it
+   * is the member this channel is for), then prove it back with DYN.AUTH (messages.ts).
+   */
+  private async handshakeSteps(): Promise<void> {
+    const { ring, self, secret } = this.options;
+    const clientNonce = newNonce();
+    const reply = await this.send(PeerCommand.hello, helloArgs(ring, self, clientNonce));
+    if (!Array.isArray(reply) || reply.length !== 5) throw new Error('malformed DYN.HELLO reply');
+    const [, serverIdRaw, , serverNonceRaw, proofRaw] = reply as [unknown, unknown, unknown, unknown, unknown];
+    const serverId = String(serverIdRaw);
+    const serverNonce = String(serverNonceRaw);
+    if (!proofMatches(serverProof(secret, ring.clusterName, serverId, clientNonce, serverNonce), String(proofRaw))) {
+      throw new Error(`the node at ${this.address.host}:${this.address.port} could not prove the cluster secret`);
+    }
+    if (serverId !== this.address.id) throw new Error(`expected member ${this.address.id} at ${this.address.host}:${this.address.port}, found ${serverId}`);
+    await this.send(PeerCommand.auth, [clientProof(secret, ring.clusterName, self, serverNonce, clientNonce)]);
   }
 
   get up(): boolean {

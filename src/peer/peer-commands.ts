@@ -21,7 +21,7 @@ import type { PartitionTrees } from '../anti-entropy/trees.js';
 import type { Membership } from '../membership/membership.js';
 import { setDigest } from '../anti-entropy/scheduler.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
-import { checkHello, encodeScanPage, PEER_PROTOCOL_VERSION, type RingIdentity } from './messages.js';
+import { checkHello, clientProof, encodeScanPage, newNonce, PEER_PROTOCOL_VERSION, proofMatches, serverProof, type RingIdentity } from './messages.js';
 
 const POSITIONS_PER_PARTITION = 2 ** 32;
 
@@ -41,6 +41,13 @@ export interface PeerServices {
   readonly clientTable: CommandTable;
   readonly clientServer: () => ServerContext;
   readonly log?: (level: 'info' | 'warn', line: string) => void;
+  /** Counters for INFO ring. */
+  readonly stats: PeerServerStats;
+}
+
+export interface PeerServerStats {
+  malformed: number;
+  refusedHandshakes: number;
 }
 
 /** A command forwarded by a peer, run as if its client had sent it here. */
@@ -75,44 +82,65 @@ class ForwardedClient implements ClientState {
 
 function handshaken(handler: Handler): Handler {
   return (ctx, args) => {
-    if (!ctx.client.authenticated) return new DynisError('NOHANDSHAKE', 'send DYN.HELLO first');
+    if (!ctx.client.authenticated) return new DynisError('NOHANDSHAKE', 'send DYN.HELLO and DYN.AUTH first');
     return handler(ctx, args);
   };
 }
 
-function badPayload(what: string, err: unknown): DynisError {
-  return new DynisError('ERR', `malformed ${what}: ${err instanceof Error ? err.message : String(err)}`);
-}
+
 
 export function buildPeerTable(s: PeerServices): CommandTable {
   const table = new CommandTable();
+  // A malformed message fails its request with an error and is counted (INFO ring).
+  const malformed = (message: string): DynisError => {
+    s.stats.malformed++;
+    return new DynisError('ERR', message);
+  };
   const partitionArg = (arg: Buffer): number => {
     const p = intArg(arg);
-    if (p < 0 || p >= s.ring.partitions) throw new DynisError('ERR', `partition ${p} out of range (0..${s.ring.partitions - 1})`);
+    if (p < 0 || p >= s.ring.partitions) throw malformed(`partition ${p} out of range (0..${s.ring.partitions - 1})`);
     return p;
   };
   const keyIn = (partition: number, key: Buffer): Buffer => {
     const actual = s.kv.partitionOf(key);
-    if (actual !== partition) throw new DynisError('ERR', `key belongs to partition ${actual}, not ${partition}`);
+    if (actual !== partition) throw malformed(`key belongs to partition ${actual}, not ${partition}`);
     return key;
   };
   const whoIs = new WeakMap<ClientState, string>();
+  /** Handshakes between HELLO and AUTH: who said hello, and both nonces. */
+  const pending = new WeakMap<ClientState, { from: string; clientNonce: string; serverNonce: string }>();
+  const refuse = (ctx: CommandContext, why: string): DynisError => {
+    s.stats.refusedHandshakes++;
+    s.log?.('warn', `refused a peer handshake from ${ctx.client.addr}: ${why}`);
+    return new DynisError('HANDSHAKE', why);
+  };
 
   const hello: Handler = (ctx, args) => {
+    let hi: { from: string; clientNonce: string };
     try {
-      const from = checkHello(args.slice(1), s.ring, s.secret);
-      ctx.client.authenticated = true;
-      whoIs.set(ctx.client, from);
-      return [PEER_PROTOCOL_VERSION, s.self, s.actor];
+      hi = checkHello(args.slice(1), s.ring);
     } catch (err) {
-      s.log?.('warn', `refused a peer handshake from ${ctx.client.addr}: ${(err as Error).message}`);
-      return new DynisError('HANDSHAKE', (err as Error).message);
+      return refuse(ctx, (err as Error).message);
     }
+    const serverNonce = newNonce();
+    pending.set(ctx.client, { ...hi, serverNonce });
+    return [PEER_PROTOCOL_VERSION, s.self, s.actor, serverNonce, serverProof(s.secret, s.ring.clusterName, s.self, hi.clientNonce, serverNonce)];
+  };
+
+  const auth: Handler = (ctx, args) => {
+    const hi = pending.get(ctx.client);
+    if (hi === undefined) return refuse(ctx, 'DYN.AUTH before DYN.HELLO');
+    pending.delete(ctx.client); // one attempt per HELLO: a new nonce for every try
+    const expected = clientProof(s.secret, s.ring.clusterName, hi.from, hi.serverNonce, hi.clientNonce);
+    if (!proofMatches(expected, (args[1] as Buffer).toString('latin1'))) return refuse(ctx, `cluster secret mismatch (peer ${hi.from})`);
+    ctx.client.authenticated = true;
+    whoIs.set(ctx.client, hi.from);
+    return OK;
   };
 
   const memberArg = (arg: Buffer): string => {
     const id = arg.toString('utf8');
-    if (id.length === 0 || id.length > 255) throw new DynisError('ERR', 'malformed member id');
+    if (id.length === 0 || id.length > 255) throw malformed('malformed member id');
     return id;
   };
 
@@ -129,7 +157,7 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     try {
       return decodeSiblingSet(arg).map((sib) => (sib.value === null ? sib : { ...sib, value: Buffer.from(sib.value) }));
     } catch (err) {
-      if (err instanceof DecodeError) throw badPayload('sibling set', err);
+      if (err instanceof DecodeError) throw malformed(`malformed sibling set: ${err.message}`);
       throw err;
     }
   };
@@ -179,7 +207,7 @@ export function buildPeerTable(s: PeerServices): CommandTable {
     try {
       return s.membership.receive(args[1] as Buffer);
     } catch (err) {
-      if (err instanceof DecodeError) return badPayload('member records', err);
+      if (err instanceof DecodeError) return malformed(`malformed member records: ${err.message}`);
       throw err;
     }
   };
@@ -227,6 +255,7 @@ export function buildPeerTable(s: PeerServices): CommandTable {
       return OK;
     }),
     cmd('dyn.hello', 8, ['fast', 'no_auth'], NO_KEYS, hello),
+    cmd('dyn.auth', 2, ['fast', 'no_auth'], NO_KEYS, auth),
     cmd('dyn.ping', 1, ['fast', 'no_auth'], NO_KEYS, handshaken(() => PONG)),
     cmd('dyn.read', -3, ['readonly', 'fast', 'no_auth'], NO_KEYS, handshaken(read)),
     cmd('dyn.write', 4, ['write', 'no_auth'], NO_KEYS, handshaken(write)),

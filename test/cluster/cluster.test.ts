@@ -10,6 +10,8 @@ import type { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../helpers/cluster.js';
 import { RawClient } from '../helpers/raw-client.js';
 import { encodeSiblingSet } from '../../src/versions/sibling-set.js';
+import { helloArgs, newNonce } from '../../src/peer/messages.js';
+import { peerHandshake, TEST_RING } from '../helpers/peer.js';
 
 let cluster: TestCluster;
 let clients: Redis[];
@@ -190,7 +192,7 @@ describe('a 4-member cluster, N=3 R=2 W=2', () => {
     for (const i of [fresh1, fresh2]) {
       const peer = await RawClient.connect(cluster.members[i]!.peerPort);
       try {
-        expect((await peer.command('DYN.HELLO', '1', 'dynis', 'tester:1', '256', 'redis-slot', '3', '-')).toString()).toMatch(/^\*3/);
+        expect((await peerHandshake(peer)).auth).toBe('+OK\r\n');
         expect((await peer.command('DYN.WRITE', String(info.partition), key, encodeSiblingSet(newer))).toString()).toBe(':1\r\n');
       } finally {
         peer.close();
@@ -241,10 +243,13 @@ describe('a 4-member cluster, N=3 R=2 W=2', () => {
     try {
       expect((await peer.command('PING')).toString()).toBe('+PONG\r\n');
       expect((await peer.command('DYN.READ', '0', 'k')).toString()).toMatch(/^-NOHANDSHAKE/);
-      const hello = (cluster_: string, partitions: string): string[] => ['DYN.HELLO', '1', cluster_, 'tester:1', partitions, 'redis-slot', '3', '-'];
-      expect((await peer.command(...hello('other', '256'))).toString()).toMatch(/^-HANDSHAKE cluster name mismatch/);
-      expect((await peer.command(...hello('dynis', '128'))).toString()).toMatch(/^-HANDSHAKE ring settings mismatch/);
-      expect((await peer.command(...hello('dynis', '256'))).toString()).toMatch(/^\*3\r\n/);
+      const hello = (ring: Partial<typeof TEST_RING>): Promise<Buffer> => peer.command('DYN.HELLO', ...helloArgs({ ...TEST_RING, ...ring }, 'tester:1', newNonce()));
+      expect((await hello({ clusterName: 'other' })).toString()).toMatch(/^-HANDSHAKE cluster name mismatch/);
+      expect((await hello({ partitions: 128 })).toString()).toMatch(/^-HANDSHAKE ring settings mismatch/);
+      expect((await peer.command('DYN.AUTH', '-')).toString()).toMatch(/^-HANDSHAKE DYN.AUTH before DYN.HELLO/);
+      expect((await hello({})).toString()).toMatch(/^\*5\r\n/);
+      expect((await peer.command('DYN.READ', '0', 'k')).toString()).toMatch(/^-NOHANDSHAKE/); // HELLO alone is not enough
+      expect((await peerHandshake(peer)).auth).toBe('+OK\r\n');
       expect((await peer.command('DYN.WRITE', '0', 'k', 'garbage')).toString()).toMatch(/^-ERR (malformed sibling set|key belongs)/);
       expect((await peer.command('DYN.READ', '99999', 'k')).toString()).toMatch(/^-ERR partition 99999 out of range/);
       expect((await peer.command('DYN.NOPE')).toString()).toMatch(/^-ERR unknown command/);
@@ -254,6 +259,9 @@ describe('a 4-member cluster, N=3 R=2 W=2', () => {
       peer.close();
     }
     expect(await clients[0]!.ping()).toBe('PONG');
+    expect(Number(/peer_messages_malformed:(\d+)/.exec(await clients[0]!.info('ring'))?.[1])).toBeGreaterThanOrEqual(2);
+    expect(Number(/peer_handshakes_refused:(\d+)/.exec(await clients[0]!.info('ring'))?.[1])).toBeGreaterThanOrEqual(3);
+    expect(cluster.output(0)).toMatch(/refused a peer handshake from 127\.0\.0\.1:\d+: cluster name mismatch/);
   });
 
   it('refuses to start a data directory with other ring settings', async () => {

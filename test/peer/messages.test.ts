@@ -4,35 +4,48 @@
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { checkHello, decodeScanPage, encodeScanPage, helloArgs, type RingIdentity } from '../../src/peer/messages.js';
+import { checkHello, clientProof, decodeScanPage, encodeScanPage, helloArgs, newNonce, proofMatches, serverProof, type RingIdentity } from '../../src/peer/messages.js';
 import { defaultConfig } from '../../src/config.js';
 import { parseSeed, seedList } from '../../src/membership/seeds.js';
 import { DecodeError } from '../../src/util/bytes.js';
 
 const ring: RingIdentity = { clusterName: 'dynis', partitions: 256, scheme: 'redis-slot', n: 3 };
-const args = (r: RingIdentity, from: string, secret: string | null): Buffer[] => helloArgs(r, from, secret).map((a) => Buffer.from(a));
+const NONCE = '0123456789abcdef0123456789abcdef';
+const args = (r: RingIdentity, from: string, nonce = NONCE): Buffer[] => helloArgs(r, from, nonce).map((a) => Buffer.from(a));
 
 describe('DYN.HELLO', () => {
   it('accepts a matching peer and names it', () => {
-    expect(checkHello(args(ring, '10.0.0.1:16379', null), ring, null)).toBe('10.0.0.1:16379');
-    expect(checkHello(args(ring, 'a:1', 's3cret'), ring, 's3cret')).toBe('a:1');
+    expect(checkHello(args(ring, '10.0.0.1:16379'), ring)).toEqual({ from: '10.0.0.1:16379', clientNonce: NONCE });
   });
 
-  it('refuses other versions, cluster names, ring settings and secrets, saying what differs', () => {
-    const bad = args(ring, 'a:1', null);
-    bad[0] = Buffer.from('2');
-    expect(() => checkHello(bad, ring, null)).toThrow(/protocol version mismatch/);
-    expect(() => checkHello(args({ ...ring, clusterName: 'x' }, 'a:1', null), ring, null)).toThrow(/cluster name mismatch/);
-    expect(() => checkHello(args({ ...ring, partitions: 128 }, 'a:1', null), ring, null)).toThrow(/partitions=128/);
-    expect(() => checkHello(args({ ...ring, scheme: 'md5' }, 'a:1', null), ring, null)).toThrow(/scheme=md5/);
-    expect(() => checkHello(args({ ...ring, n: 2 }, 'a:1', null), ring, null)).toThrow(/n=2/);
-    expect(() => checkHello(args(ring, 'a:1', 'wrong'), ring, 'right')).toThrow(/secret mismatch/);
-    expect(() => checkHello(args(ring, 'a:1', null), ring, 'right')).toThrow(/secret mismatch/);
-    // The proof binds the sender's id: another id cannot reuse it.
-    const stolen = args(ring, 'a:1', 'right');
-    stolen[2] = Buffer.from('b:1');
-    expect(() => checkHello(stolen, ring, 'right')).toThrow(/secret mismatch/);
-    expect(() => checkHello(args(ring, 'a:1', null).slice(1), ring, null)).toThrow(/needs 7 arguments/);
+  it('refuses other versions, cluster names and ring settings, saying what differs', () => {
+    const bad = args(ring, 'a:1');
+    bad[0] = Buffer.from('1');
+    expect(() => checkHello(bad, ring)).toThrow(/protocol version mismatch: this node speaks 2, peer 1/);
+    expect(() => checkHello(args({ ...ring, clusterName: 'x' }, 'a:1'), ring)).toThrow(/cluster name mismatch/);
+    expect(() => checkHello(args({ ...ring, partitions: 128 }, 'a:1'), ring)).toThrow(/partitions=128/);
+    expect(() => checkHello(args({ ...ring, scheme: 'md5' }, 'a:1'), ring)).toThrow(/scheme=md5/);
+    expect(() => checkHello(args({ ...ring, n: 2 }, 'a:1'), ring)).toThrow(/n=2/);
+    expect(() => checkHello(args(ring, 'a:1', 'short'), ring)).toThrow(/malformed nonce/);
+    expect(() => checkHello(args(ring, 'a:1').slice(1), ring)).toThrow(/needs 7 arguments/);
+  });
+});
+
+describe('the secret challenge-response', () => {
+  const serverNonce = newNonce();
+  it('proves the secret both ways without sending it, bound to the ids and both nonces', () => {
+    const good = clientProof('right', 'dynis', 'a:1', serverNonce, NONCE);
+    expect(proofMatches(good, clientProof('right', 'dynis', 'a:1', serverNonce, NONCE))).toBe(true);
+    expect(good).not.toContain('right');
+    expect(proofMatches(good, clientProof('wrong', 'dynis', 'a:1', serverNonce, NONCE))).toBe(false);
+    // Replaying a recorded proof under a new server nonce, or for another id, fails.
+    expect(proofMatches(clientProof('right', 'dynis', 'a:1', newNonce(), NONCE), good)).toBe(false);
+    expect(proofMatches(clientProof('right', 'dynis', 'b:1', serverNonce, NONCE), good)).toBe(false);
+    // The server's proof cannot be used as a client's (different role).
+    expect(proofMatches(serverProof('right', 'dynis', 'a:1', serverNonce, NONCE), good)).toBe(false);
+    expect(clientProof(null, 'dynis', 'a:1', serverNonce, NONCE)).toBe('-');
+    expect(newNonce()).toMatch(/^[0-9a-f]{32}$/);
+    expect(newNonce()).not.toBe(newNonce());
   });
 });
 
