@@ -8,6 +8,7 @@
  *   dynis help
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import path from 'node:path';
 import { buildConfig, ConfigError, parseFlags, settings, type NodeConfig } from './config.js';
@@ -23,7 +24,8 @@ commands:
             later lists any members as --seeds, then joins with "dynis join"
   cluster   run a local cluster: --nodes (default 3) member processes on ports
             port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>
-  members   list the members as the node at --host/--port sees them
+  members   list the members as the node at --host/--port sees them (these admin commands
+            take --password, and --tls-ca/--tls-cert/--tls-key for a TLS port)
   status    that node's view: ring, transition, transfers, hints, staged changes
   join      stage the join of the (new) node at --host/--port and show the plan
   leave     stage the decommission of the node at --host/--port (or of [id])
@@ -197,11 +199,14 @@ async function admin(command: string, argv: string[]): Promise<void> {
       positional.push(a);
     }
   }
-  const { rest: options } = parseFlags(flags, ['host', 'port', 'password']);
+  const { rest: options } = parseFlags(flags, ['host', 'port', 'password', 'tls-ca', 'tls-cert', 'tls-key']);
+  const file = (f: string | undefined): Buffer | undefined => (f === undefined ? undefined : readFileSync(f));
+  const tls = options['tls-ca'] !== undefined || options['tls-cert'] !== undefined;
   const client = new Redis({
     host: options.host ?? '127.0.0.1',
     port: Number(options.port ?? 6379),
     ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(tls ? { tls: { ca: file(options['tls-ca']), cert: file(options['tls-cert']), key: file(options['tls-key']) } } : {}),
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,

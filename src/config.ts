@@ -54,6 +54,15 @@ export interface NodeConfig {
   tombstoneGrace: number;
   /** Pause between two anti-entropy partition exchanges (ms). */
   antiEntropyInterval: number;
+  /** TLS on the client port: certificate and key files (PEM); both or neither. */
+  tlsCert: string | null;
+  tlsKey: string | null;
+  /** CA certificates (PEM) clients' certificates are checked against, and peers' with tls-peers. */
+  tlsCa: string | null;
+  /** With a CA: yes = clients must present a certificate it signed; optional = checked if presented; no = not asked. */
+  tlsAuthClients: 'yes' | 'no' | 'optional';
+  /** TLS between peers too (needs tls-cert, tls-key and tls-ca; peers check each other's certificates). */
+  tlsPeers: boolean;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -85,6 +94,11 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   hintWindow: limits.hintWindowMs,
   tombstoneGrace: limits.tombstoneGraceMs,
   antiEntropyInterval: limits.aeIntervalMs,
+  tlsCert: null,
+  tlsKey: null,
+  tlsCa: null,
+  tlsAuthClients: 'yes',
+  tlsPeers: false,
 });
 
 export class ConfigError extends Error {
@@ -168,6 +182,11 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   'hint-window': { key: 'hintWindow', parse: duration, help: 'hints older than this are dropped (default 3h)' },
   'tombstone-grace': { key: 'tombstoneGrace', parse: duration, help: 'keep tombstones at least this long; must exceed hint-window (default 4h)' },
   'anti-entropy-interval': { key: 'antiEntropyInterval', parse: duration, help: 'pause between anti-entropy partition exchanges (default 500ms)' },
+  'tls-cert': { key: 'tlsCert', parse: str, help: 'TLS on the client port: certificate file (PEM)' },
+  'tls-key': { key: 'tlsKey', parse: str, help: 'TLS on the client port: private key file (PEM)' },
+  'tls-ca': { key: 'tlsCa', parse: str, help: 'CA file (PEM) for client certificates, and peers\' with --tls-peers' },
+  'tls-auth-clients': { key: 'tlsAuthClients', parse: oneOf('yes', 'no', 'optional'), help: 'with --tls-ca: require client certificates (yes), check if sent (optional), or not (no)' },
+  'tls-peers': { key: 'tlsPeers', parse: yesno, help: 'TLS between peers too, certificates checked both ways (default no)' },
 };
 
 /** Parse a redis.conf-style file into setting overrides. */
@@ -254,6 +273,10 @@ export function validateConfig(config: NodeConfig): NodeConfig {
     throw new ConfigError(
       `tombstone-grace: ${config.tombstoneGrace} ms must exceed hint-window (${config.hintWindow} ms), or an old hint could bring a deleted value back`,
     );
+  }
+  if ((config.tlsCert === null) !== (config.tlsKey === null)) throw new ConfigError('tls-cert and tls-key: give both or neither');
+  if (config.tlsPeers && (config.tlsCert === null || config.tlsCa === null)) {
+    throw new ConfigError('tls-peers: needs tls-cert, tls-key and tls-ca (peers check each other\'s certificates)');
   }
   if (config.protoMaxBulkLen < 1024 * 1024) {
     throw new ConfigError('proto-max-bulk-len: must be at least 1mb (as in Redis)');

@@ -17,6 +17,8 @@ export const limits = {
   unauthBulkMaxBytes: 16 * 1024,
   /** client-query-buffer-limit: bytes buffered for one not-yet-complete request. */
   queryBufferMaxBytes: 1024 * 1024 * 1024,
+  /** Unsent output (encoded or in the socket) above which a connection stops reading and running requests. */
+  outputBufferSoftMaxBytes: 4 * 1024 * 1024,
   /** Hard limit of the output buffer of a normal client (client-output-buffer-limit normal is 0 in Redis; we bound it). */
   outputBufferHardMaxBytes: 256 * 1024 * 1024,
   /** Requests of one connection accepted but not yet replied; reading pauses beyond this (pipelining backpressure). */

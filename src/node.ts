@@ -23,6 +23,7 @@ import { Membership } from './membership/membership.js';
 import { seedList } from './membership/seeds.js';
 import { TransferManager } from './replication/transfer.js';
 import { RespServer } from './server/resp-server.js';
+import { clientPortTls, loadTls, peerPortTls } from './server/tls.js';
 import type { StorageEngine } from './storage/engine.js';
 import { ExpirySweeper } from './storage/expiry-sweeper.js';
 import { checkRingSettings, DotSequence, loadIdentity, type NodeIdentity } from './storage/identity.js';
@@ -74,6 +75,7 @@ export class DynisNode {
       );
     }
     const clustered = config.seeds.length > 0;
+    const tls = loadTls(config);
     const { self, seeds } = seedList(config);
     const ringIdentity = { clusterName: config.clusterName, partitions: config.partitions, scheme: config.partitionScheme, n: config.n };
     this.engine = this.options.engine ?? new RocksDbEngine(config.dir);
@@ -99,6 +101,7 @@ export class DynisNode {
         ring: ringIdentity,
         self: self.id,
         secret: config.clusterSecret,
+        tls: config.tlsPeers && tls !== undefined ? { cert: tls.cert, key: tls.key, ca: tls.ca } : undefined,
         timeoutMs: config.peerTimeout,
         phiThreshold: config.phiThreshold,
         log,
@@ -237,8 +240,9 @@ export class DynisNode {
       hints: this.hints,
       antiEntropy: this.antiEntropy,
       peerStats: this.peerStats,
+      log,
     };
-    this.server = new RespServer(context, table);
+    this.server = new RespServer(context, table, tls === undefined ? undefined : clientPortTls(tls, config.tlsAuthClients), log);
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
     if (this.bus !== undefined) {
       // The peer port: the same RESP server with the DYN.* table; peers prove the cluster
@@ -259,7 +263,12 @@ export class DynisNode {
         log,
         stats: this.peerStats,
       });
-      this.peerServer = new RespServer({ ...context, config: peerConfig, stats: { ...stats } }, peerTable);
+      this.peerServer = new RespServer(
+        { ...context, config: peerConfig, stats: { ...stats } },
+        peerTable,
+        config.tlsPeers && tls !== undefined ? peerPortTls(tls) : undefined,
+        log,
+      );
       this.peerPort = await this.peerServer.listen(config.peerPort, config.bind);
     }
     this.port = await this.server.listen(config.port, config.bind);
@@ -278,7 +287,8 @@ export class DynisNode {
             (ringSize > 0 ? `${ringSize} members` : 'not in a cluster yet (stage a join with DYNIS JOIN)') +
             `, N=${config.n} R=${config.r} W=${config.w}`
           : '') +
-        `, data in ${config.dir}, fsync ${config.fsync}`,
+        `, data in ${config.dir}, fsync ${config.fsync}` +
+        (tls !== undefined ? `, TLS on the client port${config.tlsPeers ? ' and between peers' : ''}` : ''),
     );
   }
 

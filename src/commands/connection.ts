@@ -17,6 +17,22 @@ function passwordMatches(ctx: CommandContext, given: Buffer): boolean {
   return a.length === given.length && timingSafeEqual(a, given);
 }
 
+/**
+ * A failed AUTH (or HELLO … AUTH): counted, and logged at most once a second (a password
+ * guesser cannot flood the log) with the client's address and the count so far.
+ */
+const lastAuthLogMs = new WeakMap<object, number>();
+function authFailed(ctx: CommandContext, how: string): DynisError {
+  const { stats } = ctx.server;
+  const failures = (stats.authFailures = (stats.authFailures ?? 0) + 1);
+  const now = Date.now();
+  if (now - (lastAuthLogMs.get(stats) ?? 0) >= 1000) {
+    lastAuthLogMs.set(stats, now);
+    ctx.server.log?.('warn', `client ${ctx.client.addr} failed to authenticate (${how}); ${failures} failures so far`);
+  }
+  return Errors.wrongPass();
+}
+
 /** AUTH [username] password: only the "default" user exists. */
 function authCommand(ctx: CommandContext, args: Buffer[]): Reply {
   if (args.length > 3) throw Errors.syntax();
@@ -25,7 +41,7 @@ function authCommand(ctx: CommandContext, args: Buffer[]): Reply {
   const pass = args[args.length - 1] as Buffer;
   if (user !== 'default' || !passwordMatches(ctx, pass)) {
     ctx.client.authenticated = false;
-    throw Errors.wrongPass();
+    throw authFailed(ctx, 'AUTH');
   }
   ctx.client.authenticated = true;
   return OK;
@@ -50,7 +66,7 @@ function helloCommand(ctx: CommandContext, args: Buffer[]): Reply {
     if (isWord(args[j], 'AUTH') && more >= 2) {
       const user = (args[j + 1] as Buffer).toString('utf8');
       const pass = args[j + 2] as Buffer;
-      if (user !== 'default' || !passwordMatches(ctx, pass)) throw Errors.wrongPass();
+      if (user !== 'default' || !passwordMatches(ctx, pass)) throw authFailed(ctx, 'HELLO AUTH');
       client.authenticated = true;
       j += 2;
     } else if (isWord(args[j], 'SETNAME') && more >= 1) {

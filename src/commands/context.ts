@@ -47,6 +47,8 @@ export interface ServerStats {
   keyspaceMisses: number;
   netInputBytes: number;
   netOutputBytes: number;
+  /** Failed AUTH / HELLO AUTH attempts. */
+  authFailures?: number;
 }
 
 export interface ServerContext {
@@ -71,6 +73,8 @@ export interface ServerContext {
   readonly hints: HintStore;
   /** Anti-entropy (absent on a single node). */
   readonly antiEntropy?: AntiEntropy;
+  /** Warnings and notices of the node's log. */
+  readonly log?: (level: 'info' | 'warn', line: string) => void;
   /** Malformed peer messages and refused peer handshakes (INFO ring). */
   readonly peerStats?: { readonly malformed: number; readonly refusedHandshakes: number };
 }

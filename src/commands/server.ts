@@ -194,6 +194,7 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['total_net_input_bytes', server.stats.netInputBytes],
         ['total_net_output_bytes', server.stats.netOutputBytes],
         ['rejected_connections', server.stats.rejectedConnections],
+        ['auth_failures', server.stats.authFailures ?? 0],
         ['expired_keys', server.stats.expiredKeys],
         ['keyspace_hits', server.stats.keyspaceHits],
         ['keyspace_misses', server.stats.keyspaceMisses],

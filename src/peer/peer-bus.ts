@@ -33,6 +33,8 @@ export interface PeerBusOptions {
   readonly self: string;
   /** The cluster secret proved in the handshake (null: loopback-only cluster, no proof). */
   readonly secret: string | null;
+  /** TLS to peers (--tls-peers): this node's certificate and the CA peers' certificates must chain to. */
+  readonly tls?: { readonly cert: Buffer; readonly key: Buffer; readonly ca: Buffer | undefined };
   readonly timeoutMs: number;
   readonly phiThreshold?: number;
   readonly clock?: () => number;
@@ -74,6 +76,7 @@ class PeerChannel {
       commandTimeout: timeoutMs,
       connectTimeout: Math.max(options.timeoutMs, 1000),
       retryStrategy: (times) => Math.min(limits.peerReconnectMinMs * 2 ** Math.min(times, 16), limits.peerReconnectMaxMs),
+      ...(options.tls !== undefined ? { tls: { cert: options.tls.cert, key: options.tls.key, ca: options.tls.ca, rejectUnauthorized: true } } : {}),
     });
     // callBuffer() loses the command name under auto-pipelining (redis/ioredis#1923), so each
     // DYN.* command is registered as a builtin and sent through its generated `…Buffer` method.

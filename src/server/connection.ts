@@ -17,8 +17,6 @@ import type { Reply } from '../resp/reply.js';
 import type { CommandTable } from '../commands/table.js';
 import type { ClientState, ServerContext } from '../commands/context.js';
 
-/** Unsent output above which this connection stops reading requests until the socket drains. */
-const OUTPUT_SOFT_LIMIT_BYTES = 4 * 1024 * 1024;
 
 interface Slot {
   done: boolean;
@@ -130,7 +128,9 @@ export class Connection implements ClientState {
       }
       if (args === null) break;
       this.execute(args);
-      if (this.inFlight() >= limits.pipelineInFlightMax || this.socket.writableLength > OUTPUT_SOFT_LIMIT_BYTES) {
+      // Replies still in the encoder count too: one read can hold thousands of pipelined
+      // commands, and their replies must not all be built before the client reads any.
+      if (this.inFlight() >= limits.pipelineInFlightMax || this.outputBufferBytes() > limits.outputBufferSoftMaxBytes) {
         this.pauseReading();
       }
     }
@@ -196,12 +196,13 @@ export class Connection implements ClientState {
     this.drainQueue();
     const out = this.encoder.take();
     if (out !== null) {
-      this.server.stats.netOutputBytes += out.length;
-      this.socket.write(out);
-      if (this.socket.writableLength > limits.outputBufferHardMaxBytes) {
+      // client-output-buffer-limit: a client this far behind is disconnected, not buffered for.
+      if (this.socket.writableLength + out.length > limits.outputBufferHardMaxBytes) {
         this.destroy();
         return;
       }
+      this.server.stats.netOutputBytes += out.length;
+      this.socket.write(out);
     }
     if (this.closing && this.inFlight() === 0) this.socket.end();
   }
@@ -214,7 +215,7 @@ export class Connection implements ClientState {
 
   private maybeResume(): void {
     if (!this.readingPaused || this.closing) return;
-    if (this.inFlight() > limits.pipelineInFlightMax / 2 || this.socket.writableLength > OUTPUT_SOFT_LIMIT_BYTES) return;
+    if (this.inFlight() > limits.pipelineInFlightMax / 2 || this.outputBufferBytes() > limits.outputBufferSoftMaxBytes) return;
     this.readingPaused = false;
     this.socket.resume();
     this.processInput();

@@ -3,6 +3,7 @@
  * and the idle timeout, and owns the registry of connected clients.
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type TlsOptions } from 'node:tls';
 import { DynisError, Errors } from '../errors.js';
 import { isLoopback } from '../config.js';
 import type { CommandTable } from '../commands/table.js';
@@ -20,11 +21,31 @@ export class RespServer {
   private nextClientId = 1;
   private idleTimer: NodeJS.Timeout | undefined;
 
+  /** Failed TLS handshakes (bad or missing certificates, plain text on a TLS port). */
+  tlsErrors = 0;
+  private lastTlsErrorLogMs = 0;
+
   constructor(
     private readonly ctx: ServerContext,
     private readonly table: CommandTable,
+    tls?: TlsOptions,
+    private readonly log?: (level: 'info' | 'warn', line: string) => void,
   ) {
-    this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    if (tls === undefined) {
+      this.server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    } else {
+      const server = createTlsServer({ ...tls, noDelay: true }, (socket) => this.accept(socket));
+      server.on('tlsClientError', (err, socket) => {
+        this.tlsErrors++;
+        const now = Date.now();
+        if (now - this.lastTlsErrorLogMs >= 1000) {
+          this.lastTlsErrorLogMs = now;
+          const from = socket.remoteAddress === undefined ? 'a client' : `${socket.remoteAddress}:${socket.remotePort ?? 0}`;
+          this.log?.('warn', `TLS handshake with ${from} failed: ${err.message.split('\n')[0]} (${this.tlsErrors} so far)`);
+        }
+      });
+      this.server = server;
+    }
     this.server.maxConnections = 1_000_000;
   }
 

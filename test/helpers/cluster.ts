@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
 import { Redis } from 'ioredis';
 import { CLI, freePort, ROOT, tempDir, waitForPort, type RunningProcess } from './processes.js';
 
@@ -50,7 +51,14 @@ export interface Placement {
   prefix(i: number): string[];
 }
 
-export async function startCluster(options: { nodes: number; args?: string[]; placement?: Placement; password?: string }): Promise<TestCluster> {
+export async function startCluster(options: {
+  nodes: number;
+  args?: string[];
+  placement?: Placement;
+  password?: string;
+  /** TLS options for the test's clients (members started with --tls-cert/--tls-key). */
+  tlsClient?: ConnectionOptions;
+}): Promise<TestCluster> {
   if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) throw new Error('dist/ is missing: run npm run build first');
   const members: ClusterMember[] = [];
   const used = new Set<number>();
@@ -70,7 +78,12 @@ export async function startCluster(options: { nodes: number; args?: string[]; pl
     const peerPort = placement?.peerPort(i) ?? (await port());
     members.push({ host, port: clientPort, peerPort, id: `${host}:${peerPort}`, dir: tempDir(`member${i}`), proc: undefined });
   }
-  const redisOptions = (m: ClusterMember): { host: string; port: number; password?: string } => ({ host: m.host, port: m.port, ...(password ? { password } : {}) });
+  const redisOptions = (m: ClusterMember): { host: string; port: number; password?: string; tls?: ConnectionOptions } => ({
+    host: m.host,
+    port: m.port,
+    ...(password ? { password } : {}),
+    ...(options.tlsClient ? { tls: options.tlsClient } : {}),
+  });
   const firstSeeds = members.map((m) => m.id).join(',');
   const seedsOf: string[] = members.map(() => firstSeeds);
   const clients: Redis[] = [];
