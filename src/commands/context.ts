@@ -80,6 +80,8 @@ export interface ServerContext {
 }
 
 export interface CommandRouter {
+  /** Commands forwarded to another node, and forwards that failed. */
+  readonly stats: { readonly forwarded: number; readonly forwardErrors: number };
   /** undefined: run the command here; otherwise the reply of the node it was forwarded to. */
   route(ctx: CommandContext, spec: CommandSpec, args: Buffer[], replyProtocol: Protocol, runHere: () => Reply | Promise<Reply>): Promise<Reply> | undefined;
 }

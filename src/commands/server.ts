@@ -57,6 +57,14 @@ function commandCommand(table: CommandTable): CommandSpec {
 }
 
 /** The values CONFIG GET reports: ours, plus the Redis settings that tools ask about. */
+/**
+ * A member of a cluster with the redis-slot scheme presents itself as Redis Cluster does
+ * (redis_mode, cluster-enabled, INFO cluster): it serves CLUSTER SLOTS and friends.
+ */
+function clusterMode(ctx: CommandContext): boolean {
+  return ctx.server.cluster.membership !== undefined && ctx.server.cluster.scheme === 'redis-slot';
+}
+
 function configValues(ctx: CommandContext): Array<[string, string]> {
   const c = ctx.server.config;
   return [
@@ -75,7 +83,7 @@ function configValues(ctx: CommandContext): Array<[string, string]> {
     ['databases', '1'],
     ['maxmemory', '0'],
     ['maxmemory-policy', 'noeviction'],
-    ['cluster-enabled', 'no'],
+    ['cluster-enabled', clusterMode(ctx) ? 'yes' : 'no'],
     ['partitions', String(c.partitions)],
     ['partition-scheme', c.partitionScheme],
     ['n', String(c.n)],
@@ -124,7 +132,7 @@ function configCommand(): CommandSpec {
   ]);
 }
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'keyspace', 'dynis', 'ring'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'cluster', 'keyspace', 'dynis', 'ring'];
 const ALL_SECTIONS = [...DEFAULT_SECTIONS];
 
 async function infoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
@@ -152,7 +160,7 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
       return lines('Server', [
         ['redis_version', REDIS_VERSION],
         ['dynis_version', DYNIS_VERSION],
-        ['redis_mode', 'standalone'],
+        ['redis_mode', clusterMode(ctx) ? 'cluster' : 'standalone'],
         ['os', `${process.platform} ${process.arch}`],
         ['arch_bits', 64],
         ['process_id', pid],
@@ -242,6 +250,8 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['cache_bytes', cache.bytes],
       ]);
     }
+    case 'cluster':
+      return lines('Cluster', [['cluster_enabled', clusterMode(ctx) ? 1 : 0]]);
     case 'ring': {
       const c = server.cluster;
       const peers = c.peers();
@@ -266,6 +276,8 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['read_repairs', server.kv.stats.readRepairs],
         ['read_quorum_failures', server.kv.stats.readQuorumFailures],
         ['write_quorum_failures', server.kv.stats.writeQuorumFailures],
+        ['forwarded_writes', server.router?.stats.forwarded ?? 0],
+        ['forward_errors', server.router?.stats.forwardErrors ?? 0],
         ['hinted_writes', server.kv.stats.hintedWrites],
         ['fallback_coordinated_writes', server.kv.stats.fallbackCoordinated],
         ['hints_pending', server.hints.pendingTotal()],
