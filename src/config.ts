@@ -2,7 +2,8 @@
  * Node settings: defaults, parsing from a redis.conf-style file and from command-line flags,
  * and validation with errors that name the setting and the allowed values.
  *
- * Precedence (later wins): defaults < config file (--config FILE) < command-line flags.
+ * Precedence (later wins): defaults < config file (--config FILE) < DYNIS_* environment
+ * variables < command-line flags.
  * The config file has one `name value` per line, `#` comments, like redis.conf; names are
  * the flag names without the leading dashes.
  */
@@ -248,13 +249,34 @@ export function parseFlags(argv: readonly string[], extra: readonly string[] = [
 }
 
 /** Merge defaults, file and flags, then validate the whole. */
-export function buildConfig(argv: readonly string[], base: Partial<NodeConfig> = {}): NodeConfig {
+/** The environment variable of a setting: DYNIS_ and the name in capitals, `-` as `_`. */
+export function envName(setting: string): string {
+  return `DYNIS_${setting.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Settings from DYNIS_* environment variables; an unknown DYNIS_ variable is an error. */
+export function parseEnv(env: NodeJS.ProcessEnv): Partial<NodeConfig> {
+  const out: Record<string, unknown> = {};
+  const known = new Map(Object.keys(settings).map((name) => [envName(name), name]));
+  for (const [variable, value] of Object.entries(env)) {
+    if (!variable.startsWith('DYNIS_') || value === undefined) continue;
+    const name = known.get(variable);
+    if (name === undefined) throw new ConfigError(`${variable}: not a dynis setting (settings are DYNIS_ plus a flag name, e.g. DYNIS_PORT)`);
+    const setting = settings[name] as (typeof settings)[string];
+    out[setting.key] = setting.parse(value, variable);
+  }
+  return out as Partial<NodeConfig>;
+}
+
+/** Merge defaults, the config file, DYNIS_* environment variables and flags (later wins), then validate. */
+export function buildConfig(argv: readonly string[], base: Partial<NodeConfig> = {}, env: NodeJS.ProcessEnv = process.env): NodeConfig {
   const { overrides, configFile } = parseFlags(argv);
   const fromFile = configFile ? parseConfigFile(readFileSync(configFile, 'utf8'), configFile) : {};
-  const config: NodeConfig = { ...defaultConfig, ...base, ...fromFile, ...overrides };
-  if (overrides.port !== undefined && overrides.dir === undefined && fromFile.dir === undefined && base.dir === undefined) {
-    config.dir = `./data/node-${config.port}`;
-  }
+  const fromEnv = parseEnv(env);
+  const config: NodeConfig = { ...defaultConfig, ...base, ...fromFile, ...fromEnv, ...overrides };
+  const portGiven = overrides.port !== undefined || fromEnv.port !== undefined;
+  const dirGiven = overrides.dir !== undefined || fromEnv.dir !== undefined || fromFile.dir !== undefined || base.dir !== undefined;
+  if (portGiven && !dirGiven) config.dir = `./data/node-${config.port}`;
   return validateConfig(config);
 }
 
