@@ -31,6 +31,8 @@ export const limits = {
   // --- Commands ---------------------------------------------------------------------------
   /** Keys one MGET/MSET/DEL/EXISTS may name. */
   keysPerCommandMax: 100_000,
+  /** INFO keyspace reports a background count of the local keys at most this old (ms). */
+  keyspaceCountMaxAgeMs: 10_000,
   /** SCAN COUNT is clamped to this. */
   scanCountMax: 10_000,
   /** KEYS refuses to return more than this many keys (use SCAN). */

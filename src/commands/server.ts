@@ -223,8 +223,9 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
       ]);
     }
     case 'keyspace': {
-      const { keys, expires } = await server.kv.countLive('local');
-      return lines('Keyspace', keys > 0 ? [['db0', `keys=${keys},expires=${expires},avg_ttl=0`]] : []);
+      // A background count (coordinator.ts keyspaceEstimate): up to 10 s old, never waited for.
+      const count = server.kv.keyspaceEstimate();
+      return lines('Keyspace', count !== undefined && count.keys > 0 ? [['db0', `keys=${count.keys},expires=${count.expires},avg_ttl=0`]] : []);
     }
     case 'dynis': {
       const s = server.store.stats;

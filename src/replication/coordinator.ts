@@ -612,6 +612,35 @@ export class KvService {
     return { keys, expires };
   }
 
+  private keyspace: { keys: number; expires: number; atMs: number } | undefined;
+  private counting: Promise<void> | undefined;
+
+  /**
+   * This node's replica's live keys for INFO keyspace, without waiting: the last background
+   * count (refreshed when older than limits.keyspaceCountMaxAgeMs; a count is O(keys)), or
+   * undefined before the first one finishes. Clients send INFO on every connect (ioredis's
+   * ready check), so it must not scan the keyspace each time.
+   */
+  keyspaceEstimate(): { keys: number; expires: number } | undefined {
+    const now = this.clock();
+    if ((this.keyspace === undefined || now - this.keyspace.atMs > limits.keyspaceCountMaxAgeMs) && this.counting === undefined) {
+      this.counting = this.countLive('local')
+        .then((c) => {
+          this.keyspace = { ...c, atMs: this.clock() };
+        })
+        .catch(() => undefined)
+        .finally(() => {
+          this.counting = undefined;
+        });
+    }
+    return this.keyspace;
+  }
+
+  /** Forget the keyspace count (after FLUSHALL or a bulk change). */
+  private keyspaceChanged(): void {
+    this.keyspace = undefined;
+  }
+
   /** Delete every key on every member (FLUSHALL). Fails naming the members it could not reach. */
   async flushAll(): Promise<void> {
     const others = this.deps.ring.memberIds.filter((m) => m !== this.self);
@@ -619,6 +648,7 @@ export class KvService {
       this.store.clearAll(),
       ...others.map((m) => (this.deps.transport.isUp(m) ? this.deps.transport.flushAll(m) : Promise.reject(new Error('unreachable')))),
     ]);
+    this.keyspaceChanged();
     const failed = others.filter((_, i) => results[i + 1]?.status === 'rejected');
     if (results[0]?.status === 'rejected') throw results[0].reason;
     if (failed.length > 0) {
