@@ -66,12 +66,19 @@ export const limits = {
   expirySweepIntervalMs: 100,
   /** Bytes of decoded sibling sets kept in the read cache. */
   readCacheMaxBytes: 256 * 1024 * 1024,
+  /** Absent filter (storage/absent-filter.ts): bits per key, keys it is first sized for, its largest size, scan page. */
+  absentFilterBitsPerKey: 10,
+  absentFilterInitialKeys: 1 << 20,
+  absentFilterMaxBytes: 64 * 1024 * 1024,
+  absentFilterScanPage: 4096,
   /** Entries kept in the read cache. */
   readCacheMaxEntries: 1_000_000,
 
   // --- Peer bus ---------------------------------------------------------------------------
   /** Requests to one peer awaiting an answer; more fail at once (the peer counts as not answering). */
   peerInFlightMax: 4096,
+  /** A read asks every replica (not only R) with this probability, so reads repair replicas now and then. */
+  readRepairChance: 0.1,
   /** Default time a peer has to answer one request (ms); setting peer-timeout. */
   peerTimeoutMs: 1000,
   /** A forwarded command may take this many peer timeouts (it runs a quorum read and a replication there). */

@@ -249,6 +249,10 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['cache_hits', s.cacheHits],
         ['cache_entries', cache.entries],
         ['cache_bytes', cache.bytes],
+        ['absent_filter_ready', server.store.filterStats.ready ? 1 : 0],
+        ['absent_filter_keys', server.store.filterStats.keys],
+        ['absent_filter_bytes', server.store.filterStats.bytes],
+        ['absent_filter_skipped_reads', server.store.filterStats.skips],
       ]);
     }
     case 'cluster':

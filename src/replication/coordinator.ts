@@ -216,26 +216,33 @@ export class KvService {
       // suspicion routes around a node when there is another way, it must not fail a read).
       for (const m of pref) if (!this.available(m) && this.deps.transport.isConnected?.(m) === true) targets.push({ member: m, force: true });
     }
+    // Ask R replicas (this node first: its answer costs no round trip) and another for each
+    // that fails. With the read-repair chance, ask all of them, so replicas that nobody
+    // writes to are still repaired by reads now and then (anti-entropy repairs the rest).
+    const self = targets.findIndex((t) => t.member === this.self && t.hintFor === undefined);
+    if (self > 0) targets.unshift(...targets.splice(self, 1));
+    const askAll = need >= targets.length || Math.random() < limits.readRepairChance;
     return new Promise((resolve, reject) => {
       const answers: Array<SiblingSet | undefined> = new Array<SiblingSet | undefined>(targets.length);
       let ok = 0;
       let failed = 0;
+      let sent = 0;
       let settled = false;
       const check = (): void => {
         if (!settled && ok >= need) {
           settled = true;
           resolve(mergeAll(answers));
-        } else if (!settled && targets.length - failed < need && ok + failed === targets.length) {
+        } else if (!settled && ok + failed === targets.length) {
           // Every target has answered or failed and there are too few answers.
           settled = true;
           this.stats.readQuorumFailures++;
           reject(Errors.noQuorum(ok, need, 'read'));
         }
-        if (ok + failed === targets.length) this.readRepair(partition, key, targets, answers);
+        if (ok + failed === sent && (sent === targets.length || settled)) this.readRepair(partition, key, targets.slice(0, sent), answers);
       };
-      if (targets.length === 0) check();
-      targets.forEach((target, i) => {
-        this.readReplica(target, partition, key).then(
+      const send = (): void => {
+        const i = sent++;
+        this.readReplica(targets[i] as ReadTarget, partition, key).then(
           (set) => {
             answers[i] = set;
             ok++;
@@ -243,10 +250,15 @@ export class KvService {
           },
           () => {
             failed++;
+            // Replace the failed answer with the next replica's, while one is left.
+            if (!settled && sent < targets.length) send();
             check();
           },
         );
-      });
+      };
+      if (targets.length === 0) check();
+      const first = askAll ? targets.length : Math.min(need, targets.length);
+      for (let i = 0; i < first; i++) send();
     });
   }
 

@@ -18,6 +18,7 @@ import { limits } from '../limits.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 import type { Sibling, SiblingSet } from '../versions/dvv.js';
 import type { StorageEngine, WriteOp } from './engine.js';
+import { BloomFilter } from './absent-filter.js';
 import { dataKey, dataPositionKey, dataRange, metaKey, parseDataKey, positionOfDataKey } from './key-layout.js';
 
 export type FsyncPolicy = 'always' | 'everysec' | 'no';
@@ -26,6 +27,8 @@ export interface ReplicaStoreOptions {
   readonly fsync: FsyncPolicy;
   readonly cacheMaxBytes?: number;
   readonly cacheMaxEntries?: number;
+  /** Keys per page of the absent filter's scan (tests use small pages to race writes with it). */
+  readonly filterScanPage?: number;
 }
 
 export interface UpdateOutcome<T> {
@@ -79,7 +82,13 @@ export class ReplicaStore {
   private syncTimer: NodeJS.Timeout | undefined;
 
   /** Counters for INFO. */
-  readonly stats = { batches: 0, batchedOps: 0, reads: 0, cacheHits: 0, engineGets: 0 };
+  readonly stats = { batches: 0, batchedOps: 0, reads: 0, cacheHits: 0, engineGets: 0, absentSkips: 0 };
+  /** Data keys that may be stored (absent-filter.ts); consulted once `filterReady`. */
+  private filter = new BloomFilter(limits.absentFilterInitialKeys);
+  private filterReady = false;
+  /** The filter being rebuilt from a scan; writes go to both until it replaces `filter`. */
+  private nextFilter: BloomFilter | undefined;
+  private filterGeneration = 0;
   /** Write batches handed to the engine and not yet finished (for flush()). */
   private readonly batchesRunning = new Set<Promise<void>>();
   /**
@@ -99,6 +108,7 @@ export class ReplicaStore {
   }
 
   start(): void {
+    void this.buildFilter();
     if (this.options.fsync === 'everysec') {
       this.syncTimer = setInterval(() => {
         if (this.unsyncedWrites) void this.syncNow().catch(() => undefined);
@@ -129,6 +139,54 @@ export class ReplicaStore {
     return this.enqueueWrite([{ type: 'put', key: metaKey('sync'), value: Buffer.from(String(Date.now())) }], true);
   }
 
+  /** Count a data key as stored in the absent filter(s). */
+  private remember(storageKey: Buffer): void {
+    this.filter.add(storageKey);
+    this.nextFilter?.add(storageKey);
+    if (this.filterReady && this.nextFilter === undefined && this.filter.added > this.filter.capacity * 2) void this.buildFilter();
+  }
+
+  /** True when the key is certainly not stored (and so needs no engine read). */
+  private certainlyAbsent(storageKey: Buffer): boolean {
+    if (!this.filterReady || this.filter.mightContain(storageKey)) return false;
+    this.stats.absentSkips++;
+    return true;
+  }
+
+  /**
+   * (Re)build the absent filter from a keys-only scan of the data. Keys written meanwhile are
+   * added to it by remember(), so when the scan ends every stored key is in it.
+   */
+  private async buildFilter(): Promise<void> {
+    if (this.nextFilter !== undefined) return;
+    const generation = this.filterGeneration;
+    const next = new BloomFilter(Math.max(limits.absentFilterInitialKeys, this.filter.added * 2));
+    this.nextFilter = next;
+    try {
+      const { gte, lt } = dataRange();
+      let from = gte;
+      for (;;) {
+        const page = this.options.filterScanPage ?? limits.absentFilterScanPage;
+        const rows = await this.engine.range({ gte: from, lt, limit: page, keysOnly: true });
+        if (generation !== this.filterGeneration) return;
+        for (const [k] of rows) next.add(k);
+        if (rows.length < page) break;
+        from = Buffer.concat([(rows[rows.length - 1] as [Buffer, Buffer])[0], Buffer.from([0])]);
+      }
+      this.filter = next;
+      this.filterReady = true;
+    } catch {
+      // Without a complete scan the filter is not consulted; reads go to the engine.
+    } finally {
+      if (this.nextFilter === next) this.nextFilter = undefined;
+    }
+  }
+
+  /** The absent filter's state, for INFO. */
+  get filterStats(): { ready: boolean; bytes: number; keys: number; skips: number } {
+    return { ready: this.filterReady, bytes: this.filter.bytes, keys: this.filter.added, skips: this.stats.absentSkips };
+  }
+
   /**
    * Write ops that are not data keys (hints, metadata) through the same group commit, so they
    * are as durable as data writes under the fsync policy. Resolves when they are in the engine.
@@ -149,8 +207,13 @@ export class ReplicaStore {
     if (set !== undefined) {
       this.stats.reads++;
       this.stats.cacheHits++;
+      return set;
     }
-    return set;
+    if (this.certainlyAbsent(dataKey(partition, key))) {
+      this.stats.reads++;
+      return EMPTY;
+    }
+    return undefined;
   }
 
   /** The current set of a key ([] when absent). */
@@ -165,6 +228,7 @@ export class ReplicaStore {
       this.stats.cacheHits++;
       return Promise.resolve(cached);
     }
+    if (this.certainlyAbsent(storageKey)) return Promise.resolve(EMPTY);
     return this.load(id, storageKey);
   }
 
@@ -184,6 +248,7 @@ export class ReplicaStore {
       result = outcome.result;
       if (outcome.next === null) return current;
       const next = outcome.next.length === 0 ? EMPTY : outcome.next;
+      if (next.length > 0) this.remember(storageKey);
       this.onChange?.(partition, key, current, next);
       this.cacheSet(id, next);
       commit = this.enqueueWrite(
@@ -210,7 +275,8 @@ export class ReplicaStore {
 
   private currentUnchained(id: string, storageKey: Buffer): Promise<SiblingSet> {
     const cached = this.cacheGet(id);
-    return cached !== undefined ? Promise.resolve(cached) : this.load(id, storageKey);
+    if (cached !== undefined) return Promise.resolve(cached);
+    return this.certainlyAbsent(storageKey) ? Promise.resolve(EMPTY) : this.load(id, storageKey);
   }
 
   private load(id: string, storageKey: Buffer): Promise<SiblingSet> {
@@ -447,6 +513,11 @@ export class ReplicaStore {
     const { gte, lt } = dataRange();
     await this.engine.deleteRange(gte, lt);
     this.cacheClear();
+    // Nothing is stored now: a fresh filter, ready at once (a rebuild in flight is abandoned).
+    this.filterGeneration++;
+    this.filter = new BloomFilter(limits.absentFilterInitialKeys);
+    this.nextFilter = undefined;
+    this.filterReady = true;
     this.onClear?.();
   }
 }

@@ -36,10 +36,17 @@ interface RocksDb {
   open(options: RocksOpenOptions, cb: Callback): void;
   close(cb: Callback): void;
   getMany(keys: Buffer[], options: { asBuffer: boolean; fillCache?: boolean }, cb: Callback<Array<Buffer | undefined>>): void;
-  batch(ops: Array<{ type: 'put' | 'del'; key: Buffer; value?: Buffer }>, options: { sync: boolean }, cb: Callback): void;
+  /** A chained batch: each put/del goes straight into the native WriteBatch. */
+  batch(): RocksChainedBatch;
   iterator(options: RocksIteratorOptions): RocksIterator;
   clear(options: { gte?: Buffer; lt?: Buffer }, cb: Callback): void;
   getProperty(name: string): string;
+}
+
+interface RocksChainedBatch {
+  put(key: Buffer, value: Buffer): RocksChainedBatch;
+  del(key: Buffer): RocksChainedBatch;
+  write(options: { sync: boolean }, cb: Callback): void;
 }
 
 /** Options read by the binding's db_open (see binding.cc in the package). */
@@ -202,8 +209,17 @@ export class RocksDbEngine implements StorageEngine {
   async write(ops: readonly WriteOp[], options: { sync: boolean }): Promise<void> {
     const db = this.handle('write');
     if (ops.length === 0) return;
-    const batch = ops.map((op) => (op.type === 'put' ? { type: 'put' as const, key: op.key, value: op.value } : { type: 'del' as const, key: op.key }));
-    await this.call('write', (cb) => db.batch(batch, { sync: options.sync }, cb));
+    // The chained batch hands each key and value to the native WriteBatch directly; the array
+    // form copies every op object in JS and reads its fields back one by one in C++, which
+    // profiled at a tenth of a node's busy time under write load.
+    await this.call('write', (cb) => {
+      const batch = db.batch();
+      for (const op of ops) {
+        if (op.type === 'put') batch.put(op.key, op.value);
+        else batch.del(op.key);
+      }
+      batch.write({ sync: options.sync }, cb);
+    });
   }
 
   async range(options: RangeOptions): Promise<Array<[Buffer, Buffer]>> {

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import type { WriteOp } from '../../src/storage/engine.js';
 import { MemoryEngine } from '../../src/storage/memory-engine.js';
+import { BloomFilter } from '../../src/storage/absent-filter.js';
 import { ReplicaStore } from '../../src/storage/replica-store.js';
 import type { Sibling, SiblingSet } from '../../src/versions/dvv.js';
 
@@ -95,5 +96,53 @@ describe('ReplicaStore', () => {
     expect(store.peek(0, key)).toBeUndefined();
     await write;
     expect(valueOf(store.peek(0, key) as SiblingSet)).toBe('x');
+  });
+});
+
+describe('absent filter', () => {
+  it('a Bloom filter never forgets a key it was given', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 300 }), (keys) => {
+        const f = new BloomFilter(100);
+        for (const k of keys) f.add(Buffer.from(k));
+        for (const k of keys) expect(f.mightContain(Buffer.from(k))).toBe(true);
+      }),
+    );
+  });
+
+  it('never answers "absent" for a stored key: after a restart, and while its scan races writes', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.integer({ min: 0, max: 400 }), { minLength: 1, maxLength: 120 }), fc.array(fc.integer({ min: 0, max: 400 }), { maxLength: 60 }), async (before, during) => {
+        // Range reads that take a turn each, so writes land while the filter is being built.
+        const engine = new MemoryEngine();
+        await engine.open();
+        const range = engine.range.bind(engine);
+        engine.range = async (o) => {
+          await new Promise((r) => setImmediate(r));
+          return range(o);
+        };
+        const first = new ReplicaStore(engine, { fsync: 'no' });
+        for (const k of before) await first.update(0, Buffer.from(`k${k}`), () => ({ next: [sibling(`v${k}`)], result: undefined }));
+        await first.stop();
+        // A new store over the same data (a restart), with a small cache.
+        const second = new ReplicaStore(engine, { fsync: 'no', cacheMaxEntries: 2, filterScanPage: 3 });
+        second.start();
+        // Writes spread over the scan's pages ('d' keys sort before 'k' keys: some land before
+        // the scan reaches them, some after it passed).
+        const writes: Promise<unknown>[] = [];
+        for (const k of during) {
+          writes.push(second.update(0, Buffer.from(k % 2 === 0 ? `d${k}` : `z${k}`), () => ({ next: [sibling(`w${k}`)], result: undefined })));
+          await new Promise((r) => setImmediate(r));
+        }
+        await Promise.all(writes);
+        for (let i = 0; i < 1000 && !second.filterStats.ready; i++) await new Promise((r) => setImmediate(r));
+        expect(second.filterStats.ready).toBe(true);
+        for (const k of before) expect(valueOf(await second.read(0, Buffer.from(`k${k}`)))).toBe(`v${k}`);
+        for (const k of during) expect(valueOf(await second.read(0, Buffer.from(k % 2 === 0 ? `d${k}` : `z${k}`)))).toBe(`w${k}`);
+        expect(await second.read(0, Buffer.from('never-written'))).toEqual([]);
+        await second.stop();
+      }),
+      { numRuns: 40 },
+    );
   });
 });
