@@ -64,6 +64,10 @@ export interface NodeConfig {
   tlsAuthClients: 'yes' | 'no' | 'optional';
   /** TLS between peers too (needs tls-cert, tls-key and tls-ca; peers check each other's certificates). */
   tlsPeers: boolean;
+  /** SLOWLOG: commands at least this slow (µs) are logged; negative disables (Redis's slowlog-log-slower-than). */
+  slowlogLogSlowerThan: number;
+  /** SLOWLOG: entries kept. */
+  slowlogMaxLen: number;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -100,6 +104,8 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   tlsCa: null,
   tlsAuthClients: 'yes',
   tlsPeers: false,
+  slowlogLogSlowerThan: 10_000,
+  slowlogMaxLen: 128,
 });
 
 export class ConfigError extends Error {
@@ -187,6 +193,8 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   'tls-key': { key: 'tlsKey', parse: str, help: 'TLS on the client port: private key file (PEM)' },
   'tls-ca': { key: 'tlsCa', parse: str, help: 'CA file (PEM) for client certificates, and peers\' with --tls-peers' },
   'tls-auth-clients': { key: 'tlsAuthClients', parse: oneOf('yes', 'no', 'optional'), help: 'with --tls-ca: require client certificates (yes), check if sent (optional), or not (no)' },
+  'slowlog-log-slower-than': { key: 'slowlogLogSlowerThan', parse: int(-1, 3_600_000_000), help: 'SLOWLOG: log commands at least this many µs long (-1: never; default 10000)' },
+  'slowlog-max-len': { key: 'slowlogMaxLen', parse: int(0, limits.slowlogMaxLenMax), help: 'SLOWLOG: entries kept (default 128)' },
   'tls-peers': { key: 'tlsPeers', parse: yesno, help: 'TLS between peers too, certificates checked both ways (default no)' },
 };
 

@@ -33,6 +33,12 @@ export const limits = {
   keysPerCommandMax: 100_000,
   /** INFO keyspace reports a background count of the local keys at most this old (ms). */
   keyspaceCountMaxAgeMs: 10_000,
+  /** Command latencies above this are recorded as this (µs): one hour. */
+  commandLatencyMaxUs: 3_600_000_000,
+  /** SLOWLOG: arguments and bytes per argument kept per entry (Redis's 32 and 128), entries at most. */
+  slowlogArgsMax: 32,
+  slowlogArgBytesMax: 128,
+  slowlogMaxLenMax: 100_000,
   /** SCAN COUNT is clamped to this. */
   scanCountMax: 10_000,
   /** KEYS refuses to return more than this many keys (use SCAN). */

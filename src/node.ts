@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { segmentsFor } from './anti-entropy/hash-tree.js';
 import { AntiEntropy } from './anti-entropy/scheduler.js';
 import { PartitionTrees } from './anti-entropy/trees.js';
+import { CommandStats, SlowLog } from './commands/command-stats.js';
 import { buildCommandTable } from './commands/index.js';
 import type { ClusterView, ServerContext, ServerStats } from './commands/context.js';
 import type { NodeConfig } from './config.js';
@@ -234,7 +235,9 @@ export class DynisNode {
       clients: new Map(),
       listeningPort: () => this.port,
       runId,
-      dispatch: (ctx, args, protocol) => table.dispatch(ctx, args, protocol),
+      dispatch: (ctx, args, protocol) => table.dispatch(ctx, args, protocol, true),
+      commandStats: new CommandStats(),
+      slowlog: new SlowLog(config.slowlogLogSlowerThan, config.slowlogMaxLen),
       router,
       cluster,
       hints: this.hints,
@@ -264,7 +267,7 @@ export class DynisNode {
         stats: this.peerStats,
       });
       this.peerServer = new RespServer(
-        { ...context, config: peerConfig, stats: { ...stats } },
+        { ...context, config: peerConfig, stats: { ...stats }, commandStats: undefined, slowlog: undefined },
         peerTable,
         config.tlsPeers && tls !== undefined ? peerPortTls(tls) : undefined,
         log,

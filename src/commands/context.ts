@@ -12,6 +12,7 @@ import type { NodeIdentity } from '../storage/identity.js';
 import type { Protocol } from '../resp/encoder.js';
 import type { Reply } from '../resp/reply.js';
 import type { CommandSpec } from './table.js';
+import type { CommandStats, SlowLog } from './command-stats.js';
 
 export interface ClientState {
   readonly id: number;
@@ -63,7 +64,10 @@ export interface ServerContext {
   listeningPort(): number;
   /** Run id, as in INFO server. */
   readonly runId: string;
-  /** Run a command as if the client had sent it (multi-key commands fan out through this). */
+  /** Per-command calls, times and latency histograms; the slow log (absent on the peer port). */
+  readonly commandStats?: CommandStats;
+  readonly slowlog?: SlowLog;
+  /** Run a command as if the client had sent it (multi-key commands fan out through this; not counted again). */
   dispatch(ctx: CommandContext, args: Buffer[], replyProtocol?: Protocol): Reply | Promise<Reply>;
   /** Sends a command to the node that must coordinate it; absent in a cluster of one. */
   readonly router?: CommandRouter;

@@ -3,6 +3,7 @@
  */
 import { cpuUsage, memoryUsage, pid, uptime } from 'node:process';
 import { DynisError, Errors } from '../errors.js';
+import { limits } from '../limits.js';
 import { MapReply, OK, SimpleString, VerbatimReply, type Reply } from '../resp/reply.js';
 import { setDigest } from '../anti-entropy/scheduler.js';
 import { keySlot } from '../ring/partition.js';
@@ -56,7 +57,6 @@ function commandCommand(table: CommandTable): CommandSpec {
   ]);
 }
 
-/** The values CONFIG GET reports: ours, plus the Redis settings that tools ask about. */
 /**
  * A member of a cluster with the redis-slot scheme presents itself as Redis Cluster does
  * (redis_mode, cluster-enabled, INFO cluster): it serves CLUSTER SLOTS and friends.
@@ -65,6 +65,7 @@ function clusterMode(ctx: CommandContext): boolean {
   return ctx.server.cluster.membership !== undefined && ctx.server.cluster.scheme === 'redis-slot';
 }
 
+/** The values CONFIG GET reports: ours, plus the Redis settings that tools ask about. */
 function configValues(ctx: CommandContext): Array<[string, string]> {
   const c = ctx.server.config;
   return [
@@ -90,8 +91,13 @@ function configValues(ctx: CommandContext): Array<[string, string]> {
     ['r', String(c.r)],
     ['w', String(c.w)],
     ['loglevel', c.loglevel],
+    ['slowlog-log-slower-than', String(c.slowlogLogSlowerThan)],
+    ['slowlog-max-len', String(c.slowlogMaxLen)],
   ];
 }
+
+/** Settings CONFIG SET may change while running (the rest are fixed at start). */
+const RUNTIME_SETTINGS = new Set(['slowlog-log-slower-than', 'slowlog-max-len']);
 
 function configCommand(): CommandSpec {
   return cmd('config', -2, [], NO_KEYS, undefined, [
@@ -110,9 +116,28 @@ function configCommand(): CommandSpec {
       }
       return new MapReply(out);
     }),
-    cmd('set', -4, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (_ctx, args) => {
-      // Settings are fixed at start in this version; refuse with Redis's wording for unknown ones.
-      throw new DynisError('ERR', `Unknown option or number of arguments for CONFIG SET - '${(args[2] as Buffer).toString('utf8')}'`);
+    cmd('set', -4, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (ctx, args) => {
+      if (args.length % 2 !== 0) throw Errors.wrongArity('config|set');
+      const changes: Array<[string, string]> = [];
+      for (let i = 2; i < args.length; i += 2) {
+        const name = (args[i] as Buffer).toString('utf8').toLowerCase();
+        // Other settings are fixed at start; refuse them with Redis's wording for unknown ones.
+        if (!RUNTIME_SETTINGS.has(name)) throw new DynisError('ERR', `Unknown option or number of arguments for CONFIG SET - '${name}'`);
+        changes.push([name, (args[i + 1] as Buffer).toString('utf8')]);
+      }
+      const c = ctx.server.config;
+      let threshold = c.slowlogLogSlowerThan;
+      let maxLen = c.slowlogMaxLen;
+      for (const [name, value] of changes) {
+        const n = /^-?\d+$/.test(value) ? Number(value) : NaN;
+        if (name === 'slowlog-log-slower-than' && Number.isSafeInteger(n) && n >= -1) threshold = n;
+        else if (name === 'slowlog-max-len' && Number.isSafeInteger(n) && n >= 0 && n <= limits.slowlogMaxLenMax) maxLen = n;
+        else throw new DynisError('ERR', `CONFIG SET failed (possibly related to argument '${name}') - argument couldn't be parsed into an integer`);
+      }
+      c.slowlogLogSlowerThan = threshold;
+      c.slowlogMaxLen = maxLen;
+      ctx.server.slowlog?.configure(threshold, maxLen);
+      return OK;
     }),
     cmd('resetstat', 2, ['admin', 'noscript', 'loading', 'stale'], NO_KEYS, (ctx) => {
       const s = ctx.server.stats;
@@ -122,6 +147,7 @@ function configCommand(): CommandSpec {
       s.expiredKeys = 0;
       s.protocolErrors = 0;
       s.rejectedConnections = 0;
+      ctx.server.commandStats?.reset();
       return OK;
     }),
     cmd('help', 2, ['loading', 'stale'], NO_KEYS, () =>
@@ -133,7 +159,7 @@ function configCommand(): CommandSpec {
 }
 
 const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'cluster', 'keyspace', 'dynis', 'ring'];
-const ALL_SECTIONS = [...DEFAULT_SECTIONS];
+const ALL_SECTIONS = [...DEFAULT_SECTIONS, 'commandstats', 'latencystats'];
 
 async function infoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   let sections = DEFAULT_SECTIONS;
@@ -255,6 +281,23 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
         ['absent_filter_skipped_reads', server.store.filterStats.skips],
       ]);
     }
+    case 'commandstats': {
+      const rows: Array<[string, string]> = [];
+      for (const [name, e] of server.commandStats?.entries() ?? []) {
+        const perCall = e.calls === 0 ? 0 : e.usec / e.calls;
+        rows.push([`cmdstat_${name}`, `calls=${e.calls},usec=${Math.round(e.usec)},usec_per_call=${perCall.toFixed(2)},rejected_calls=${e.rejected},failed_calls=${e.failed}`]);
+      }
+      return lines('Commandstats', rows);
+    }
+    case 'latencystats': {
+      const rows: Array<[string, string]> = [];
+      for (const [name, e] of server.commandStats?.entries() ?? []) {
+        if (e.calls === 0) continue;
+        const at = (q: number): string => e.histogram.getValueAtPercentile(q).toFixed(3);
+        rows.push([`latency_percentiles_usec_${name}`, `p50=${at(50)},p99=${at(99)},p99.9=${at(99.9)}`]);
+      }
+      return lines('Latencystats', rows);
+    }
     case 'cluster':
       return lines('Cluster', [['cluster_enabled', clusterMode(ctx) ? 1 : 0]]);
     case 'ring': {
@@ -342,10 +385,55 @@ async function flushCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply>
   return OK;
 }
 
+/** SLOWLOG GET [count] | LEN | RESET | HELP, with Redis's reply shapes. */
+function slowlogCommand(): CommandSpec {
+  const log = (ctx: CommandContext): NonNullable<CommandContext['server']['slowlog']> => {
+    const l = ctx.server.slowlog;
+    if (l === undefined) throw Errors.internal('no slow log here');
+    return l;
+  };
+  return cmd('slowlog', -2, [], NO_KEYS, undefined, [
+    cmd('get', -2, ['admin', 'loading', 'stale'], NO_KEYS, (ctx, args) => {
+      if (args.length > 3) throw Errors.wrongArity('slowlog|get');
+      let count = 10;
+      if (args.length === 3) {
+        const n = /^-?\d+$/.test((args[2] as Buffer).toString('latin1')) ? Number((args[2] as Buffer).toString('latin1')) : NaN;
+        if (!Number.isSafeInteger(n) || n < -1) throw new DynisError('ERR', 'count should be greater than or equal to -1');
+        count = n;
+      }
+      return log(ctx)
+        .get(count)
+        .map((e) => [e.id, e.timestampS, e.usec, e.args.map((a) => Buffer.from(a, 'latin1')), e.addr, e.name]);
+    }),
+    cmd('len', 2, ['admin', 'loading', 'stale'], NO_KEYS, (ctx) => log(ctx).length),
+    cmd('reset', 2, ['admin', 'loading', 'stale'], NO_KEYS, (ctx) => {
+      log(ctx).reset();
+      return OK;
+    }),
+    cmd('help', 2, ['loading', 'stale'], NO_KEYS, () =>
+      [
+        'SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+        'GET [<count>]',
+        '    Return top <count> entries from the slowlog (default: 10, -1 mean all).',
+        '    Entries are made of:',
+        '    id, timestamp, time in microseconds, arguments array, client IP and port,',
+        '    client name',
+        'LEN',
+        '    Return the length of the slowlog.',
+        'RESET',
+        '    Reset the slowlog.',
+        'HELP',
+        '    Print this help.',
+      ].map((l) => new SimpleString(l)),
+    ),
+  ]);
+}
+
 export function serverCommands(table: CommandTable): CommandSpec[] {
   return [
     commandCommand(table),
     configCommand(),
+    slowlogCommand(),
     cmd('info', -1, ['loading', 'stale'], NO_KEYS, infoCommand),
     cmd('dyn.keyinfo', 2, ['readonly', 'fast'], [1, 1, 1], keyinfoCommand),
     cmd('dbsize', 1, ['readonly', 'fast'], NO_KEYS, async (ctx) => (await ctx.server.kv.countLive()).keys),

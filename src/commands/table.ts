@@ -97,7 +97,7 @@ export class CommandTable {
    * Run one command. Returns the reply (or a promise of it); handler errors of type
    * DynisError become error replies, anything else is an internal error reply.
    */
-  dispatch(ctx: CommandContext, args: Buffer[], replyProtocol: Protocol = ctx.client.protocol): Reply | Promise<Reply> {
+  dispatch(ctx: CommandContext, args: Buffer[], replyProtocol: Protocol = ctx.client.protocol, internal = false): Reply | Promise<Reply> {
     const nameArg = args[0] as Buffer;
     // Most command names are short ASCII; toLowerCase on latin1 keeps binary names intact.
     const name = nameArg.toString('latin1').toLowerCase();
@@ -113,25 +113,38 @@ export class CommandTable {
       spec = sub;
       fullName = `${name}|${sub.name}`;
     }
+    const { client, server } = ctx;
     if ((spec.arity > 0 && args.length !== spec.arity) || args.length < -spec.arity) {
+      server.commandStats?.reject(fullName);
       return Errors.wrongArity(fullName);
     }
-    const { client, server } = ctx;
     if (!client.authenticated && server.config.requirepass !== null && !spec.flags.includes('no_auth')) {
+      server.commandStats?.reject(fullName);
       return Errors.noAuth();
     }
     client.lastCommand = fullName;
     const handler = spec.handler;
     if (handler === undefined) return Errors.internal(`no handler for ${fullName}`);
+    // Sub-commands of a fanned-out command (internal) are not counted: the command was.
+    const stats = internal ? undefined : server.commandStats;
+    const started = stats === undefined ? 0 : performance.now();
+    const done = (reply: Reply): Reply => {
+      if (stats !== undefined) {
+        const usec = (performance.now() - started) * 1000;
+        stats.record(fullName, usec, reply instanceof DynisError);
+        server.slowlog?.maybeAdd(usec, args, client.addr, client.name);
+      }
+      return reply;
+    };
     try {
       // In a cluster, a write of one key runs on one of the key's replicas (DESIGN.md §4).
       const routed = server.router?.route(ctx, spec, args, replyProtocol, () => Promise.resolve(handler(ctx, args)).catch(toErrorReply));
-      if (routed !== undefined) return routed;
+      if (routed !== undefined) return stats === undefined ? routed : routed.then(done);
       const reply = handler(ctx, args);
-      if (reply instanceof Promise) return reply.catch(toErrorReply);
-      return reply;
+      if (reply instanceof Promise) return stats === undefined ? reply.catch(toErrorReply) : reply.catch(toErrorReply).then(done);
+      return done(reply);
     } catch (err) {
-      return toErrorReply(err);
+      return done(toErrorReply(err));
     }
   }
 }
