@@ -30,6 +30,8 @@ export interface NodeConfig {
   r: number;
   w: number;
   loglevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Log lines as pino JSON or as readable text. */
+  logFormat: 'json' | 'text';
   /** Bytes of decoded values kept in the read cache. */
   cacheBytes: number;
   /** Refuse non-loopback clients when no password is set (Redis protected mode). */
@@ -86,6 +88,7 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   r: 1,
   w: 1,
   loglevel: 'info',
+  logFormat: 'text',
   cacheBytes: limits.readCacheMaxBytes,
   protectedMode: true,
   peerPort: 0,
@@ -173,6 +176,7 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   partitions: { key: 'partitions', parse: int(1, 16384), help: 'ring partitions Q, a power of two (fixed at creation)' },
   'partition-scheme': { key: 'partitionScheme', parse: oneOf('redis-slot', 'md5'), help: 'key → partition function' },
   loglevel: { key: 'loglevel', parse: oneOf('debug', 'info', 'warn', 'error'), help: 'log level' },
+  'log-format': { key: 'logFormat', parse: oneOf('text', 'json'), help: 'log lines as readable text or pino JSON (default text)' },
   'cache-bytes': { key: 'cacheBytes', parse: bytes, help: 'read cache size (e.g. 256mb)' },
   'protected-mode': { key: 'protectedMode', parse: yesno, help: 'refuse non-loopback clients without a password' },
   n: { key: 'n', parse: int(1, 16), help: 'replicas per key N (cluster default 3)' },

@@ -12,6 +12,7 @@ import type { ClusterView, ServerContext, ServerStats } from './commands/context
 import type { NodeConfig } from './config.js';
 import { ConfigError, isLoopback } from './config.js';
 import { limits } from './limits.js';
+import { componentLog, createLogger, type LogFn } from './log.js';
 import { PeerBus } from './peer/peer-bus.js';
 import { buildPeerTable, type PeerServerStats } from './peer/peer-commands.js';
 import { KvService, type RingView } from './replication/coordinator.js';
@@ -89,10 +90,9 @@ export class DynisNode {
     this.hints = new HintStore(this.engine, this.store, { windowMs: config.hintWindow });
     await this.hints.open();
     this.journal = new FallbackJournal(this.engine, this.store, { windowMs: config.hintWindow });
-    const levels = ['debug', 'info', 'warn', 'error'];
-    const log = (level: 'info' | 'warn', line: string): void => {
-      if (levels.indexOf(level) >= levels.indexOf(config.loglevel)) this.options.log?.(`[${level}] ${line}`);
-    };
+    const logger = createLogger(config.loglevel, config.logFormat, (line) => this.options.log?.(line));
+    const logOf = (component: string): LogFn => componentLog(logger, component);
+    const log = logOf('node');
 
     // The ring: a node alone has a fixed one-member ring; a cluster member's comes from membership.
     let ringView: RingView;
@@ -105,7 +105,7 @@ export class DynisNode {
         tls: config.tlsPeers && tls !== undefined ? { cert: tls.cert, key: tls.key, ca: tls.ca } : undefined,
         timeoutMs: config.peerTimeout,
         phiThreshold: config.phiThreshold,
-        log,
+        log: logOf('peer'),
       });
       this.bus = bus;
       const membership = new Membership(
@@ -114,7 +114,7 @@ export class DynisNode {
         this.engine,
         this.store,
         bus,
-        { partitions: config.partitions, n: config.n, scheme: config.partitionScheme, gossipIntervalMs: limits.gossipIntervalMs, log },
+        { partitions: config.partitions, n: config.n, scheme: config.partitionScheme, gossipIntervalMs: limits.gossipIntervalMs, log: logOf('membership') },
       );
       await membership.open();
       membership.onLeft = () => this.options.onLeft?.();
@@ -149,7 +149,7 @@ export class DynisNode {
       journal: this.journal,
       r: config.r,
       w: config.w,
-      log,
+      log: logOf('replication'),
     });
     const router = this.bus === undefined ? undefined : new Router(kv, this.bus, self.id);
     const replicated = (): number[] => current()?.replicatedBy(self.id) ?? [];
@@ -168,9 +168,9 @@ export class DynisNode {
         syncLocal: (p, key, set) => kv.syncLocal(p, key, set),
         intervalMs: config.antiEntropyInterval,
         treeMaxAgeMs: limits.aeTreeMaxAgeMs,
-        log,
+        log: logOf('anti-entropy'),
       });
-      this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log, journal: this.journal });
+      this.replayer = new HintReplayer(this.hints, this.bus, { intervalMs: limits.hintReplayIntervalMs, log: logOf('hints'), journal: this.journal });
       this.transfers = new TransferManager({
         membership: this.membership,
         transport: this.bus,
@@ -179,7 +179,7 @@ export class DynisNode {
         self: self.id,
         syncLocal: (p, key, set) => kv.syncLocal(p, key, set),
         onDropped: (p) => trees.drop(p),
-        log,
+        log: logOf('transfer'),
       });
       await this.transfers.open();
     }
@@ -243,9 +243,9 @@ export class DynisNode {
       hints: this.hints,
       antiEntropy: this.antiEntropy,
       peerStats: this.peerStats,
-      log,
+      log: logOf('server'),
     };
-    this.server = new RespServer(context, table, tls === undefined ? undefined : clientPortTls(tls, config.tlsAuthClients), log);
+    this.server = new RespServer(context, table, tls === undefined ? undefined : clientPortTls(tls, config.tlsAuthClients), logOf('server'));
     (context as { clients: ServerContext['clients'] }).clients = this.server.clients;
     if (this.bus !== undefined) {
       // The peer port: the same RESP server with the DYN.* table; peers prove the cluster
@@ -263,14 +263,14 @@ export class DynisNode {
         membership: this.membership,
         clientTable: table,
         clientServer: () => context,
-        log,
+        log: logOf('peer'),
         stats: this.peerStats,
       });
       this.peerServer = new RespServer(
         { ...context, config: peerConfig, stats: { ...stats }, commandStats: undefined, slowlog: undefined },
         peerTable,
         config.tlsPeers && tls !== undefined ? peerPortTls(tls) : undefined,
-        log,
+        logOf('peer'),
       );
       this.peerPort = await this.peerServer.listen(config.peerPort, config.bind);
     }
