@@ -26,13 +26,14 @@ commands:
             port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>
   members   list the members as the node at --host/--port sees them (these admin commands
             take --password, and --tls-ca/--tls-cert/--tls-key for a TLS port)
-  status    that node's view: ring, transition, transfers, hints, staged changes
+  status    that node's view (ring, transition, transfers, hints, staged changes), then
+            every member at a glance (status, zone, partitions, ops/s, hints, transfers, anti-entropy)
   join      stage the join of the (new) node at --host/--port and show the plan
   leave     stage the decommission of the node at --host/--port (or of [id])
   remove    stage the removal of member <id> (gone for good), asking the node at --port
   plan      show the staged changes; commit applies them; abort drops them
             (join, leave and remove apply at once with --yes)
-  help      show this text
+  help      show this text ("dynis <command> --help" for one command)
 
 options (also accepted in a --config file as "name value" lines):
 ${Object.entries(settings)
@@ -41,8 +42,29 @@ ${Object.entries(settings)
   --config FILE          read settings from FILE first (flags override it)
 `;
 
+const ADMIN_OPTIONS = '  --host H --port P      the node to ask (default 127.0.0.1:6379)\n  --password X           its requirepass\n  --tls-ca F --tls-cert F --tls-key F   for a TLS client port\n';
+
+/** `dynis <command> --help`. */
+const COMMAND_HELP: Record<string, string> = {
+  start: 'usage: dynis start [options]\n\nOne node alone (N=R=W=1). Options: see "dynis help".\n',
+  node: 'usage: dynis node --port P --dir D --seeds h:q,… [--zone Z] [options]\n\nOne cluster member. Options: see "dynis help".\n',
+  cluster: 'usage: dynis cluster [--nodes 3] [--port 6379] [--dir ./data] [node options]\n\nA local cluster of --nodes processes on ports port…port+nodes-1 (peer ports +10000); Ctrl-C stops them all.\n',
+  members: `usage: dynis members [options]\n\nThe members as one node sees them: id, status, zone, client port, partitions owned, reachable.\n\n${ADMIN_OPTIONS}`,
+  status: `usage: dynis status [options]\n\nThe node's view (ring, transition, transfers, hints, staged changes), then every member at a glance:\nstatus, zone, partitions, ops/s, hints, transfers, anti-entropy, peers up.\n\n${ADMIN_OPTIONS}`,
+  join: `usage: dynis join [id] [--yes] [options]\n\nStage the join of a new node (default: the node asked) and print the plan; --yes commits.\n\n${ADMIN_OPTIONS}`,
+  leave: `usage: dynis leave [id] [--yes] [options]\n\nStage the decommission of an up member (default: the node asked); it hands its partitions over, then exits.\n\n${ADMIN_OPTIONS}`,
+  remove: `usage: dynis remove <id> [--yes] [options]\n\nStage the removal of a member that is gone for good; the others rebuild its replicas.\n\n${ADMIN_OPTIONS}`,
+  plan: `usage: dynis plan [options]\n\nThe changes staged on the node asked, and what they would move.\n\n${ADMIN_OPTIONS}`,
+  commit: `usage: dynis commit [options]\n\nApply the changes staged on the node asked.\n\n${ADMIN_OPTIONS}`,
+  abort: `usage: dynis abort [options]\n\nDrop the changes staged on the node asked.\n\n${ADMIN_OPTIONS}`,
+};
+
 export async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command !== undefined && COMMAND_HELP[command] !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    process.stdout.write(COMMAND_HELP[command] as string);
+    return;
+  }
   switch (command) {
     case 'start':
       return startNode(rest);
@@ -74,10 +96,6 @@ export async function main(argv: string[]): Promise<void> {
 const CLUSTER_DEFAULTS: Partial<NodeConfig> = { n: 3, r: 2, w: 2 };
 
 async function startNode(argv: string[], base: Partial<NodeConfig> = {}): Promise<void> {
-  if (argv.includes('--help')) {
-    process.stdout.write(USAGE);
-    return;
-  }
   const config = buildConfig(argv, base);
   const node: DynisNode = new DynisNode(config, {
     log: (line) => process.stdout.write(`${line}\n`),
@@ -202,17 +220,23 @@ async function admin(command: string, argv: string[]): Promise<void> {
   const { rest: options } = parseFlags(flags, ['host', 'port', 'password', 'tls-ca', 'tls-cert', 'tls-key']);
   const file = (f: string | undefined): Buffer | undefined => (f === undefined ? undefined : readFileSync(f));
   const tls = options['tls-ca'] !== undefined || options['tls-cert'] !== undefined;
-  const client = new Redis({
-    host: options.host ?? '127.0.0.1',
-    port: Number(options.port ?? 6379),
-    ...(options.password !== undefined ? { password: options.password } : {}),
-    ...(tls ? { tls: { ca: file(options['tls-ca']), cert: file(options['tls-cert']), key: file(options['tls-key']) } } : {}),
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    retryStrategy: () => null,
-  });
-  client.on('error', () => undefined);
+  const connect = (host: string, port: number): Redis => {
+    const c = new Redis({
+      host,
+      port,
+      ...(options.password !== undefined ? { password: options.password } : {}),
+      ...(tls ? { tls: { ca: file(options['tls-ca']), cert: file(options['tls-cert']), key: file(options['tls-key']) } } : {}),
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      enableOfflineQueue: false,
+      retryStrategy: () => null,
+      connectTimeout: limits.adminConnectTimeoutMs,
+      commandTimeout: limits.adminConnectTimeoutMs,
+    });
+    c.on('error', () => undefined);
+    return c;
+  };
+  const client = connect(options.host ?? '127.0.0.1', Number(options.port ?? 6379));
   const print = (reply: unknown): void => {
     const lines = Array.isArray(reply) ? reply.map(String) : [String(reply)];
     process.stdout.write(`${lines.join('\n')}\n`);
@@ -220,6 +244,10 @@ async function admin(command: string, argv: string[]): Promise<void> {
   try {
     await client.connect();
     print(await client.call('DYNIS', command, ...positional));
+    if (command === 'status') {
+      process.stdout.write('\n');
+      print(await clusterTable(client, connect));
+    }
     if (yes && (command === 'join' || command === 'leave' || command === 'remove')) {
       process.stdout.write('committing:\n');
       print(await client.call('DYNIS', 'commit'));
@@ -229,4 +257,55 @@ async function admin(command: string, argv: string[]): Promise<void> {
   } finally {
     client.disconnect();
   }
+}
+
+/**
+ * `dynis status`: every member at a glance, asked directly (INFO twice, a second apart, for
+ * ops/s): status, zone, partitions owned and replicated, ops/s, pending hints, partitions left
+ * to transfer, anti-entropy rounds and keys repaired, peers up. A member that does not answer
+ * is shown as unreachable.
+ */
+async function clusterTable(first: Redis, connect: (host: string, port: number) => Redis): Promise<string[]> {
+  const lines = (await first.call('DYNIS', 'MEMBERS')) as string[];
+  const members = lines.map((l) => {
+    const [id, status] = l.split(' ') as [string, string];
+    const field = (name: string): string => new RegExp(`${name}=(\\S+)`).exec(l)?.[1] ?? '';
+    return { id, status, zone: field('zone'), port: Number(field('port')), owned: field('owned') };
+  });
+  const infoOf = (text: string, field: string): string => new RegExp(`^${field}:(\\S+)`, 'm').exec(text)?.[1] ?? '-';
+  const rows = await Promise.all(
+    members.map(async (m) => {
+      const base = [m.id, m.status, m.zone, m.owned];
+      if (m.status === 'left' || m.port === 0) return [...base, '-', '-', '-', '-', '-', '-', '-'];
+      const host = m.id.startsWith('[') ? m.id.slice(1, m.id.indexOf(']')) : m.id.slice(0, m.id.lastIndexOf(':'));
+      const c = connect(host, m.port);
+      try {
+        await c.connect();
+        const before = (await c.info('stats')) + (await c.info('ring'));
+        const t0 = Date.now();
+        await new Promise((r) => setTimeout(r, limits.adminOpsSampleMs));
+        const after = (await c.info('stats')) + (await c.info('ring'));
+        // Our own INFO calls in between are not the member's load.
+        const ops = (Number(infoOf(after, 'total_commands_processed')) - Number(infoOf(before, 'total_commands_processed')) - 2) / ((Date.now() - t0) / 1000);
+        return [
+          ...base,
+          infoOf(after, 'partitions_replicated'),
+          String(Math.max(0, Math.round(ops))),
+          infoOf(after, 'hints_pending'),
+          infoOf(after, 'transfer_partitions_left'),
+          infoOf(after, 'anti_entropy_rounds'),
+          infoOf(after, 'anti_entropy_keys_repaired'),
+          `${infoOf(after, 'peers_up')}/${members.filter((x) => x.status !== 'left' && x.id !== m.id).length}`,
+        ];
+      } catch {
+        return [...base, 'unreachable', '-', '-', '-', '-', '-', '-'];
+      } finally {
+        c.disconnect();
+      }
+    }),
+  );
+  const header = ['member', 'status', 'zone', 'owned', 'replicated', 'ops/s', 'hints', 'transfer', 'ae-rounds', 'ae-repaired', 'peers-up'];
+  const table = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...table.map((r) => (r[i] ?? '').length)));
+  return table.map((r) => r.map((cell, i) => cell.padEnd(widths[i] as number)).join('  ').trimEnd());
 }

@@ -28,6 +28,12 @@ export const limits = {
   /** Length of a client name (CLIENT SETNAME); Redis has no explicit cap, we bound it. */
   clientNameMaxBytes: 1024,
 
+  // --- CLI ---------------------------------------------------------------------------------
+  /** The admin commands give a node this long to connect and to answer (ms). */
+  adminConnectTimeoutMs: 3000,
+  /** `dynis status` measures ops/s over this long (ms). */
+  adminOpsSampleMs: 1000,
+
   // --- Commands ---------------------------------------------------------------------------
   /** Keys one MGET/MSET/DEL/EXISTS may name. */
   keysPerCommandMax: 100_000,

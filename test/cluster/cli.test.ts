@@ -87,6 +87,14 @@ describe('dynis cluster and the admin commands', () => {
       }
       const owned = admin('members', '--port', String(base)).trim().split('\n').map((l) => Number(/owned=(\d+)/.exec(l)?.[1]));
       expect(owned).toEqual([64, 64, 64, 64]);
+      // The cluster at a glance: one row per member, asked directly.
+      const table = admin('status', '--port', String(base)).split('\n');
+      const header = table.findIndex((l) => /^member\s+status/.test(l));
+      expect(table[header]).toMatch(/^member\s+status\s+zone\s+owned\s+replicated\s+ops\/s\s+hints\s+transfer\s+ae-rounds\s+ae-repaired\s+peers-up$/);
+      const rows = table.slice(header + 1).filter((l) => l.trim() !== '');
+      expect(rows).toHaveLength(4);
+      for (const row of rows) expect(row).toMatch(/^127\.0\.0\.1:\d+\s+up\s+default\s+64\s+192\s+\d+\s+0\s+0\s+\d+\s+\d+\s+3\/3$/);
+      expect(admin('leave', '--help')).toMatch(/^usage: dynis leave \[id\] \[--yes\]/);
       const fourthClient = new Redis({ port: base + 3 });
       expect(await fourthClient.get('cli:key')).toBe('v');
       fourthClient.disconnect();
