@@ -14,6 +14,8 @@ export interface CommandStat {
   failed: number;
   rejected: number;
   readonly histogram: hdr.Histogram;
+  /** pow2[i] counts latencies in (2^(i-1), 2^i] µs (pow2[0]: up to 1 µs), for LATENCY HISTOGRAM. */
+  readonly pow2: Uint32Array;
 }
 
 function newHistogram(): hdr.Histogram {
@@ -25,6 +27,9 @@ function newHistogram(): hdr.Histogram {
   });
 }
 
+/** Power-of-two latency buckets: 2^0 … 2^32 µs covers commandLatencyMaxUs (an hour). */
+const POW2_BUCKETS = 33;
+
 export class CommandStats {
   private readonly byName = new Map<string, CommandStat>();
 
@@ -32,7 +37,7 @@ export class CommandStats {
     let e = this.byName.get(name);
     if (e === undefined) {
       // Names come from the command table (or "unknown"), so this map is bounded by it.
-      e = { calls: 0, usec: 0, failed: 0, rejected: 0, histogram: newHistogram() };
+      e = { calls: 0, usec: 0, failed: 0, rejected: 0, histogram: newHistogram(), pow2: new Uint32Array(POW2_BUCKETS) };
       this.byName.set(name, e);
     }
     return e;
@@ -43,7 +48,11 @@ export class CommandStats {
     e.calls++;
     e.usec += usec;
     if (failed) e.failed++;
-    e.histogram.recordValue(Math.min(Math.max(1, Math.round(usec)), limits.commandLatencyMaxUs));
+    const value = Math.min(Math.max(1, Math.round(usec)), limits.commandLatencyMaxUs);
+    e.histogram.recordValue(value);
+    // The smallest i with value <= 2^i.
+    const i = value <= 1 ? 0 : 32 - Math.clz32(value - 1);
+    e.pow2[Math.min(i, POW2_BUCKETS - 1)] = (e.pow2[Math.min(i, POW2_BUCKETS - 1)] as number) + 1;
   }
 
   reject(name: string): void {

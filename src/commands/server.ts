@@ -158,15 +158,17 @@ function configCommand(): CommandSpec {
   ]);
 }
 
-const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'cluster', 'keyspace', 'dynis', 'ring'];
+const DEFAULT_SECTIONS = ['server', 'clients', 'memory', 'persistence', 'stats', 'replication', 'cpu', 'cluster', 'keyspace', 'dynis', 'dynamo'];
 const ALL_SECTIONS = [...DEFAULT_SECTIONS, 'commandstats', 'latencystats'];
 
 async function infoCommand(ctx: CommandContext, args: Buffer[]): Promise<Reply> {
   let sections = DEFAULT_SECTIONS;
   if (args.length > 1) {
     const asked = args.slice(1).map((a) => a.toString('latin1').toLowerCase());
-    sections = asked.some((s) => s === 'all' || s === 'everything') ? ALL_SECTIONS : asked.filter((s) => s !== 'default');
-    if (asked.includes('default')) sections = [...new Set([...DEFAULT_SECTIONS, ...sections])];
+    // `ring` is the Dynamo section's earlier name.
+    const named = asked.map((s) => (s === 'ring' ? 'dynamo' : s));
+    sections = named.some((s) => s === 'all' || s === 'everything') ? ALL_SECTIONS : named.filter((s) => s !== 'default');
+    if (named.includes('default')) sections = [...new Set([...DEFAULT_SECTIONS, ...sections])];
   }
   const parts: string[] = [];
   for (const section of sections) {
@@ -300,10 +302,10 @@ async function infoSection(ctx: CommandContext, section: string): Promise<string
     }
     case 'cluster':
       return lines('Cluster', [['cluster_enabled', clusterMode(ctx) ? 1 : 0]]);
-    case 'ring': {
+    case 'dynamo': {
       const c = server.cluster;
       const peers = c.peers();
-      return lines('Ring', [
+      return lines('Dynamo', [
         ['cluster_name', c.clusterName],
         ['self', c.self],
         ['members', c.members.length],
@@ -429,11 +431,52 @@ function slowlogCommand(): CommandSpec {
   ]);
 }
 
+/**
+ * LATENCY HISTOGRAM [command …] (Redis 7): per command its calls and a cumulative latency
+ * histogram in power-of-two microsecond buckets, from the HDR histograms the dispatcher keeps.
+ */
+function latencyCommand(): CommandSpec {
+  const histogram: CommandSpec = cmd('histogram', -2, ['admin', 'loading', 'stale'], NO_KEYS, (ctx, args) => {
+    const wanted = args.slice(2).map((a) => a.toString('latin1').toLowerCase());
+    const out: Array<[Reply, Reply]> = [];
+    for (const [name, e] of ctx.server.commandStats?.entries() ?? []) {
+      if (e.calls === 0 || (wanted.length > 0 && !wanted.includes(name))) continue;
+      // Cumulative counts at 1, 2, 4, … µs, from the first bucket with a call to the last, as Redis reports them.
+      const buckets: Array<[Reply, Reply]> = [];
+      let cumulative = 0;
+      let last = 0;
+      e.pow2.forEach((n, i) => {
+        if (n > 0) last = i;
+      });
+      for (let i = 0; i <= last; i++) {
+        cumulative += e.pow2[i] as number;
+        if (cumulative > 0) buckets.push([2 ** i, cumulative]);
+      }
+      out.push([name, new MapReply([['calls', e.calls], ['histogram_usec', new MapReply(buckets)]])]);
+    }
+    return new MapReply(out);
+  });
+  return cmd('latency', -2, [], NO_KEYS, undefined, [
+    histogram,
+    cmd('help', 2, ['loading', 'stale'], NO_KEYS, () =>
+      [
+        'LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:',
+        'HISTOGRAM [COMMAND ...]',
+        '    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.',
+        '    If no commands are specified then all histograms are replied.',
+        'HELP',
+        '    Print this help.',
+      ].map((l) => new SimpleString(l)),
+    ),
+  ]);
+}
+
 export function serverCommands(table: CommandTable): CommandSpec[] {
   return [
     commandCommand(table),
     configCommand(),
     slowlogCommand(),
+    latencyCommand(),
     cmd('info', -1, ['loading', 'stale'], NO_KEYS, infoCommand),
     cmd('dyn.keyinfo', 2, ['readonly', 'fast'], [1, 1, 1], keyinfoCommand),
     cmd('dbsize', 1, ['readonly', 'fast'], NO_KEYS, async (ctx) => (await ctx.server.kv.countLive()).keys),

@@ -84,4 +84,20 @@ describe('introspection', () => {
     expect(await r.info('latencystats')).toMatch(/latency_percentiles_usec_set:p50=/);
     expect(await d.info('everything')).toMatch(/# Commandstats/);
   });
+
+  it('LATENCY HISTOGRAM gives calls and a cumulative histogram per command, as Redis 7 does', async () => {
+    for (const c of [d, r]) {
+      await c.call('CONFIG', 'RESETSTAT');
+      for (let i = 0; i < 20; i++) await c.set(`lh:${i}`, 'v');
+    }
+    const [dh, rh] = [(await d.call('LATENCY', 'HISTOGRAM', 'set')) as unknown[], (await r.call('LATENCY', 'HISTOGRAM', 'set')) as unknown[]];
+    expect(dh[0]).toBe(rh[0]); // 'set'
+    const [dd, rd] = [dh[1] as unknown[], rh[1] as unknown[]];
+    expect([dd[0], dd[1], dd[2]]).toEqual([rd[0], rd[1], rd[2]]); // calls, 20, histogram_usec
+    const buckets = dd[3] as number[];
+    const counts = buckets.filter((_, i) => i % 2 === 1);
+    for (let i = 1; i < counts.length; i++) expect(counts[i]).toBeGreaterThanOrEqual(counts[i - 1] as number);
+    expect(counts[counts.length - 1]).toBe(20);
+    expect(await d.call('LATENCY', 'HISTOGRAM', 'no-such-command')).toEqual([]);
+  });
 });
