@@ -13,6 +13,7 @@
 import type { ReplicaTransport } from '../replication/transport.js';
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { sameDots, type SiblingSet } from '../versions/dvv.js';
+import { RepeatingTimer } from '../util/repeating-timer.js';
 import { contribution } from './hash-tree.js';
 import { exchange, type ExchangePeer } from './exchange.js';
 import type { PartitionTrees } from './trees.js';
@@ -56,9 +57,12 @@ export function setDigest(key: Buffer, set: SiblingSet): string {
 
 export class AntiEntropy {
   readonly stats: AntiEntropyStats = { exchanges: 0, segmentsDiffering: 0, keysRepaired: 0, reaped: 0, rounds: 0 };
-  private timer: NodeJS.Timeout | undefined;
   private stopped = true;
   private cursor = 0;
+  private readonly loop = new RepeatingTimer(async () => {
+    await this.tick();
+    return this.deps.intervalMs;
+  });
 
   constructor(private readonly deps: AntiEntropyDeps) {}
 
@@ -68,12 +72,14 @@ export class AntiEntropy {
 
   start(): void {
     this.stopped = false;
-    void this.buildAll().finally(() => this.schedule(this.deps.intervalMs));
+    void this.buildAll().finally(() => {
+      if (!this.stopped) this.loop.start(this.deps.intervalMs);
+    });
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.loop.stop();
   }
 
   /** Build the tree of every replicated partition that has none, one at a time. */
@@ -87,12 +93,6 @@ export class AntiEntropy {
         this.deps.log?.('warn', `building the tree of partition ${p}: ${err instanceof Error ? err.message : String(err)}`);
       }
     }
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule(this.deps.intervalMs)), delayMs);
-    this.timer.unref();
   }
 
   /** Exchange the next partition with its other reachable replicas. */

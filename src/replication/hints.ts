@@ -24,6 +24,7 @@ import { hintKey, hintTargetRange, isHintKey, parseHintKey } from '../storage/ke
 import type { ReplicaStore } from '../storage/replica-store.js';
 import { ByteReader, ByteWriter } from '../util/bytes.js';
 import { KeyedChain } from '../util/keyed-chain.js';
+import { RepeatingTimer } from '../util/repeating-timer.js';
 import { sameDots, sync, type SiblingSet } from '../versions/dvv.js';
 import { decodeSiblingSet, encodeSiblingSet } from '../versions/sibling-set.js';
 
@@ -236,9 +237,11 @@ export interface HintDelivery {
  * a returning node is caught up promptly without starving foreground requests.
  */
 export class HintReplayer {
-  private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private stopped = true;
+  private readonly loop = new RepeatingTimer(async () => {
+    const { delivered, more } = await this.round();
+    return more && delivered > 0 ? 0 : this.options.intervalMs;
+  });
 
   constructor(
     private readonly hints: HintStore,
@@ -252,24 +255,20 @@ export class HintReplayer {
   ) {}
 
   start(): void {
-    this.stopped = false;
-    this.schedule(this.options.intervalMs);
+    this.loop.start(this.options.intervalMs);
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
+    this.loop.stop();
   }
 
   /** One round over the targets; returns the number of hints delivered. */
   async tick(): Promise<number> {
-    if (this.running) return 0;
+    return (await this.round()).delivered;
+  }
+
+  private async round(): Promise<{ delivered: number; more: boolean }> {
+    if (this.running) return { delivered: 0, more: false };
     this.running = true;
     let delivered = 0;
     let more = false;
@@ -286,9 +285,8 @@ export class HintReplayer {
       this.options.log?.('warn', `hint replay: ${err instanceof Error ? err.message : String(err)}`);
     } finally {
       this.running = false;
-      this.schedule(more && delivered > 0 ? 0 : this.options.intervalMs);
     }
-    return delivered;
+    return { delivered, more };
   }
 
   private async deliver(page: readonly Hint[]): Promise<number> {

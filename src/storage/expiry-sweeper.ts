@@ -11,6 +11,7 @@
  *    replica holds exactly the same set (and has removed it); anti-entropy provides that.
  */
 import { limits } from '../limits.js';
+import { RepeatingTimer } from '../util/repeating-timer.js';
 import { isLive, sameDots, type SiblingSet } from '../versions/dvv.js';
 import type { ReplicaStore } from './replica-store.js';
 
@@ -25,9 +26,12 @@ export interface SweeperOptions {
 
 export class ExpirySweeper {
   private position = 0;
-  private timer: NodeJS.Timeout | undefined;
   private running = false;
-  private stopped = false;
+  /** A page with removals means there may be more: continue soon, otherwise rest; after a failure, rest longer. */
+  private readonly loop = new RepeatingTimer(async () => {
+    const { removed, failed } = await this.round();
+    return failed ? limits.expirySweepIntervalMs * 10 : removed > 0 ? 0 : limits.expirySweepIntervalMs;
+  });
 
   constructor(
     private readonly store: ReplicaStore,
@@ -35,19 +39,11 @@ export class ExpirySweeper {
   ) {}
 
   start(): void {
-    this.stopped = false;
-    this.schedule(limits.expirySweepIntervalMs);
+    this.loop.start(limits.expirySweepIntervalMs);
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-  }
-
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
-    this.timer.unref();
+    this.loop.stop();
   }
 
   /** True when the set can be removed at `now`. */
@@ -68,7 +64,11 @@ export class ExpirySweeper {
 
   /** One bounded step; returns the number of keys removed. */
   async tick(): Promise<number> {
-    if (this.running) return 0;
+    return (await this.round()).removed;
+  }
+
+  private async round(): Promise<{ removed: number; failed: boolean }> {
+    if (this.running) return { removed: 0, failed: false };
     this.running = true;
     let removed = 0;
     try {
@@ -90,13 +90,11 @@ export class ExpirySweeper {
         }
       }
       this.position = page.next;
-      // A full page of work means there may be more: continue soon, otherwise rest.
-      this.schedule(removed > 0 ? 0 : limits.expirySweepIntervalMs);
+      return { removed, failed: false };
     } catch {
-      this.schedule(limits.expirySweepIntervalMs * 10);
+      return { removed, failed: true };
     } finally {
       this.running = false;
     }
-    return removed;
   }
 }
