@@ -49,9 +49,13 @@ export const Errors = {
   noQuorum: (got: number, need: number, kind: 'read' | 'write') =>
     new DynisError('NOQUORUM', `${got} of ${need} required replicas answered (${kind})`),
   internal: (message: string) => err(`internal error: ${message}`),
-  /** The node a write was forwarded to did not answer; the write may or may not have happened. */
+  /**
+   * The node a write was forwarded to did not answer; the write may or may not have been
+   * applied. Deliberately not TRYAGAIN: cluster clients (ioredis) retry that code on their own,
+   * which would run an INCR or APPEND twice.
+   */
   forwardFailed: (member: string, why: string) =>
-    new DynisError('TRYAGAIN', `forwarding to replica ${member} failed (${why}); the write may or may not have been applied`),
+    new DynisError('UNCERTAIN', `forwarding to replica ${member} failed (${why}); the write may or may not have been applied`),
 } as const;
 
 /** Redis truncates user text echoed in errors to 128 bytes. */
