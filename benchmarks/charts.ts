@@ -19,8 +19,9 @@ const COLORS: Record<SystemId, string> = {
   'redis-aof': '#d68910',
   'dynis-1': '#2471a3',
   'dynis-3': '#229954',
+  'dynis-5': '#7d3c98',
 };
-const SHORT: Record<SystemId, string> = { redis: 'redis', 'redis-aof': 'redis AOF', 'dynis-1': 'dynis 1', 'dynis-3': 'dynis 3' };
+const SHORT: Record<SystemId, string> = { redis: 'redis', 'redis-aof': 'redis AOF', 'dynis-1': 'dynis 1', 'dynis-3': 'dynis 3', 'dynis-5': 'dynis 5' };
 const FONT = 'font-family="Helvetica, Arial, sans-serif"';
 
 function esc(s: string): string {

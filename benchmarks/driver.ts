@@ -12,9 +12,14 @@
  * recorded separately, so the reader can see how much of a latency is the driver.
  *
  * Latencies go into HDR histograms (microseconds, 3 significant digits).
+ *
+ * Connections are plain ioredis clients spread round-robin over the given ports, or, with
+ * `cluster`, ioredis `Cluster` clients (the ports are the startup nodes), which read the slot
+ * map with CLUSTER SLOTS and send each key to the master of its slot: on dynis the key's
+ * coordinator.
  */
 import { build, type Histogram } from 'hdr-histogram-js';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { TIMING } from './config.js';
 
 export type PhaseKind = 'fill' | 'mix' | 'causal' | 'multi';
@@ -22,7 +27,13 @@ export type PhaseKind = 'fill' | 'mix' | 'causal' | 'multi';
 export interface PhaseSpec {
   readonly kind: PhaseKind;
   readonly ports: readonly number[];
+  /** Plain connections, or (cluster) ioredis Cluster clients. */
   readonly connections: number;
+  /** Connect ioredis Cluster clients (startup nodes: ports) instead of plain connections. */
+  readonly cluster?: {
+    readonly slotsRefreshTimeoutMs: number;
+    readonly slotsRefreshIntervalMs: number;
+  };
   readonly mode: 'closed' | 'open';
   /** Seconds recorded, after warmupSeconds that are not. */
   readonly seconds: number;
@@ -131,37 +142,64 @@ function summarize(h: Histogram, curve: readonly number[]): LatencySummary {
   };
 }
 
-const pools = new Map<string, Redis[]>();
+/** A plain connection or a cluster client: both take the same commands. */
+type Conn = Redis | Cluster;
 
-async function pool(ports: readonly number[], connections: number, commandTimeoutMs: number): Promise<Redis[]> {
-  const key = `${ports.join(',')}/${connections}/${commandTimeoutMs}`;
+const pools = new Map<string, Conn[]>();
+
+async function pool(spec: PhaseSpec): Promise<Conn[]> {
+  const { ports, connections, commandTimeoutMs, cluster } = spec;
+  const key = `${cluster ? 'cluster' : 'plain'}:${ports.join(',')}/${connections}/${commandTimeoutMs}`;
   const existing = pools.get(key);
   if (existing) return existing;
-  const conns = Array.from(
-    { length: connections },
-    (_, i) =>
-      new Redis({
-        host: '127.0.0.1',
-        port: ports[i % ports.length] as number,
-        lazyConnect: true,
-        enableAutoPipelining: false,
-        // No INFO at connect: on dynis INFO's keyspace section counts keys by scanning them, which takes
-        // seconds once the benchmark has written a few hundred thousand keys.
-        enableReadyCheck: false,
-        disableClientInfo: true, // CLIENT SETINFO is an error reply on redis-server 7.0
-        enableOfflineQueue: false,
-        maxRetriesPerRequest: 0,
-        commandTimeout: commandTimeoutMs,
-        retryStrategy: (times) => Math.min(times * 50, 500),
-      }),
-  );
+  const conns: Conn[] = cluster
+    ? Array.from(
+        { length: connections },
+        () =>
+          new Cluster(
+            ports.map((port) => ({ host: '127.0.0.1', port })),
+            {
+              lazyConnect: true,
+              // Ready once CLUSTER INFO says the cluster is ok; reads go to the slot's master (the coordinator), as writes do.
+              enableReadyCheck: true,
+              scaleReads: 'master',
+              enableAutoPipelining: false,
+              slotsRefreshTimeout: cluster.slotsRefreshTimeoutMs,
+              slotsRefreshInterval: cluster.slotsRefreshIntervalMs,
+              redisOptions: {
+                enableReadyCheck: false,
+                disableClientInfo: true,
+                maxRetriesPerRequest: 0,
+                commandTimeout: commandTimeoutMs,
+              },
+            },
+          ),
+      )
+    : Array.from(
+        { length: connections },
+        (_, i) =>
+          new Redis({
+            host: '127.0.0.1',
+            port: ports[i % ports.length] as number,
+            lazyConnect: true,
+            enableAutoPipelining: false,
+            // No INFO at connect: on dynis INFO's keyspace section counts keys by scanning them, which takes
+            // seconds once the benchmark has written a few hundred thousand keys.
+            enableReadyCheck: false,
+            disableClientInfo: true, // CLIENT SETINFO is an error reply on redis-server 7.0
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 0,
+            commandTimeout: commandTimeoutMs,
+            retryStrategy: (times) => Math.min(times * 50, 500),
+          }),
+      );
   for (const c of conns) c.on('error', () => undefined); // reconnects are expected in the failure run
   await Promise.all(conns.map((c) => c.connect()));
   pools.set(key, conns);
   return conns;
 }
 
-type Op = (conn: Redis) => Promise<unknown>;
+type Op = (conn: Conn) => Promise<unknown>;
 interface Workload {
   /** A new operation and the name its latency is recorded under. */
   next(): [string, Op];
@@ -301,14 +339,14 @@ function now(): number {
   return performance.now();
 }
 
-async function runClosed(spec: PhaseSpec, conns: Redis[], rec: Recorder, onRecording: () => void): Promise<void> {
+async function runClosed(spec: PhaseSpec, conns: Conn[], rec: Recorder, onRecording: () => void): Promise<void> {
   const w = workload(spec);
   const start = now();
   const recordFrom = start + spec.warmupSeconds * 1000;
   setTimeout(onRecording, Math.max(0, recordFrom - now()));
   const end = recordFrom + spec.seconds * 1000;
   const worker = async (i: number): Promise<void> => {
-    const conn = conns[i % conns.length] as Redis;
+    const conn = conns[i % conns.length] as Conn;
     while (now() < end) {
       const [name, op] = w.next();
       const t0 = now();
@@ -328,7 +366,7 @@ async function runClosed(spec: PhaseSpec, conns: Redis[], rec: Recorder, onRecor
   await Promise.all(Array.from({ length: spec.concurrency ?? 50 }, (_, i) => worker(i)));
 }
 
-async function runOpen(spec: PhaseSpec, conns: Redis[], rec: Recorder, onRecording: () => void): Promise<void> {
+async function runOpen(spec: PhaseSpec, conns: Conn[], rec: Recorder, onRecording: () => void): Promise<void> {
   const w = workload(spec);
   const rate = spec.rate ?? 1000;
   const interval = 1000 / rate;
@@ -363,7 +401,7 @@ async function runOpen(spec: PhaseSpec, conns: Redis[], rec: Recorder, onRecordi
     if (recorded) recordUs(rec.lag, sentAt - intended);
     const [name, op] = w.next();
     inFlight++;
-    op(conns[i % conns.length] as Redis).then(
+    op(conns[i % conns.length] as Conn).then(
       () => {
         inFlight--;
         rec.success(name, now() - intended, recorded, offset);
@@ -400,7 +438,7 @@ async function runOpen(spec: PhaseSpec, conns: Redis[], rec: Recorder, onRecordi
   }
 }
 
-async function runFill(spec: PhaseSpec, conns: Redis[], rec: Recorder): Promise<void> {
+async function runFill(spec: PhaseSpec, conns: Conn[], rec: Recorder): Promise<void> {
   const value = Buffer.alloc(spec.valueBytes, 'x');
   const batch = Math.max(1, spec.batchKeys ?? 100);
   let next = 0;
@@ -414,7 +452,7 @@ async function runFill(spec: PhaseSpec, conns: Redis[], rec: Recorder): Promise<
       // The fill prepares data, it is not measured: a failed MSET is retried (and counted).
       for (let attempt = 1; ; attempt++) {
         try {
-          await (conns[c++ % conns.length] as Redis).mset(...args);
+          await (conns[c++ % conns.length] as Conn).mset(...args);
           rec.progressOk += next - from;
           break;
         } catch (err) {
@@ -429,7 +467,7 @@ async function runFill(spec: PhaseSpec, conns: Redis[], rec: Recorder): Promise<
 }
 
 async function runPhase(id: number, spec: PhaseSpec): Promise<PhaseResult> {
-  const conns = await pool(spec.ports, spec.connections, spec.commandTimeoutMs);
+  const conns = await pool(spec);
   const rec = new Recorder(spec);
   const progress = setInterval(() => send({ type: 'progress', id, ok: rec.progressOk, errors: rec.progressErrors }), TIMING.driverProgressMs);
   const cpu0 = process.cpuUsage();

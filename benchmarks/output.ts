@@ -16,7 +16,7 @@ const START = '<!-- results:start (written by npm run bench) -->';
 const END = '<!-- results:end -->';
 
 export function resultsName(raw: RawResults): string {
-  return `${raw.date.slice(0, 10)}-${raw.machine.host}${raw.quick ? '-quick' : ''}`;
+  return `${raw.date.slice(0, 10)}-${raw.machine.host}${raw.quick ? '-quick' : ''}${raw.scope ? `-${raw.scope}` : ''}`;
 }
 
 export function writeResults(raw: RawResults, options: { readme: boolean; json?: boolean }): { markdown: string; files: string[] } {

@@ -4,7 +4,8 @@
  */
 import { mixName, MULTI, RMW, TARGETS, type Target } from './config.js';
 import { fmtDuration } from './progress.js';
-import { costRows, driverRows, failureSeconds, median, rbRows, stat, systemLabel, type RawResults, type Stat } from './results.js';
+import { costRows, driverRows, failureSeconds, median, rbRows, routingRatios, routingRows, stat, systemLabel, type RawResults, type RoutingRow, type Stat } from './results.js';
+import { ROUTING_SYSTEM } from './systems.js';
 
 export function fmtOps(x: number): string {
   return Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–';
@@ -66,6 +67,92 @@ function verdict(t: TargetResult): string {
     : `missed: p99 is ${(m / b).toFixed(1)} times the allowed ${b}×`;
 }
 
+function fmtShare(x: number): string {
+  if (!Number.isFinite(x)) return '–';
+  return x > 0 && x < 0.005 ? '<1%' : `${Math.round(x * 100)}%`;
+}
+
+/** The routing group's one-line summary (README): per test, cluster client against plain, p50 and p99, and the forwarded share. */
+export function routingSummary(raw: RawResults): string | undefined {
+  const rows = routingRows(raw);
+  const ratios = routingRatios(raw);
+  const parts: string[] = [];
+  for (const test of ['SET', 'GET'] as const) {
+    const p = rows.find((r) => r.test === test && r.client === 'plain');
+    const c = rows.find((r) => r.test === test && r.client === 'cluster');
+    const q = ratios.find((r) => r.test === test);
+    if (!p || !c || !q) continue;
+    const lat = (name: string, a: Stat, b: Stat, ratio: Stat): string => `${name} ${fmtMs(a.median)} → ${fmtMs(b.median)} ms (${fmtRatio(ratio)})`;
+    parts.push(
+      `${test} at ${fmtOps(p.targetRate.median)}/s: ${lat('p50', p.p50Ms, c.p50Ms, q.p50)}, ${lat('p99', p.p99Ms, c.p99Ms, q.p99)}` +
+        (test === 'SET' ? `, writes forwarded ${fmtShare(p.forwardedPerOp.median)} → ${fmtShare(c.forwardedPerOp.median)}` : ''),
+    );
+  }
+  if (parts.length === 0) return undefined;
+  const reps = new Set((raw.routing ?? []).map((s) => s.rep)).size;
+  return (
+    `Cluster-aware clients (${ROUTING_SYSTEM.label}, N=3 R=2 W=2, fixed rate, open loop): plain ioredis connections to node 1 → ioredis Cluster, ` +
+    `${parts.join('; ')}` +
+    (reps > 1 ? ` (medians of ${reps} repetitions; the ratios are medians of the per-repetition ratios).` : '.')
+  );
+}
+
+function routingSection(raw: RawResults): string[] {
+  const rows = routingRows(raw);
+  if (rows.length === 0) return [];
+  const r = raw.plan.routing;
+  const out: string[] = [];
+  const plain = rows.find((x) => x.client === 'plain');
+  const cluster = rows.find((x) => x.client === 'cluster');
+  out.push('### Cluster-aware clients: the forwarding hop saved');
+  out.push('');
+  out.push(
+    `${ROUTING_SYSTEM.label} (five \`dynis node\` processes, N=3 R=2 W=2, --fsync everysec, started fresh for this group in every repetition): each node ` +
+      `replicates 3/5 of the partitions, so a write that reaches a node which does not replicate its key is forwarded one hop (DYN.FWD) to a replica, ` +
+      `which coordinates it; a read is coordinated wherever it arrives (a quorum read, never forwarded). ` +
+      `SET, then GET, of random keys among ${r.keys.toLocaleString('en-US')} pre-filled keys of ${r.valueBytes} B, at one fixed rate for both clients ` +
+      `(open loop, latency from the intended send time, ${r.seconds} s recorded after ${r.warmupSeconds} s of warm-up): ` +
+      `**plain**: ${plain?.connections ?? r.plainConnections} ioredis connections, all to node 1; ` +
+      `**cluster**: ${cluster?.connections ?? r.clusterClients} ioredis \`Cluster\` clients (one connection to each node each, \`scaleReads: 'master'\`), ` +
+      `which read CLUSTER SLOTS and send every key to its slot's master, the key's coordinator. ` +
+      `Before the measured runs each client primes the cluster unrecorded (GET/SET 50/50 at ${fmtOps(r.setRate)}/s for ${r.primeSeconds} s); the two clients take turns going first. ` +
+      `"forwarded" is forwarded_writes of INFO ring, summed over the five nodes, per successful request of the run (warm-up included). ` +
+      `CPU is that of the five processes during the run (warm-up included); at this low rate it includes their idle background work. ` +
+      `For GET there is no hop to save: with the plain client node 1 coordinates every read and, for keys it does not replicate, asks two other replicas ` +
+      `instead of itself and one other. Latencies in ms.`,
+  );
+  out.push('');
+  out.push('| test | client | target ops/s | achieved ops/s | p50 | p90 | p99 | p99.9 | max | errors | forwarded | CPU s / 100k ops | lag p99 |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const name = (x: RoutingRow): string => (x.client === 'plain' ? 'plain, node 1' : 'ioredis Cluster');
+  for (const x of rows) {
+    out.push(
+      `| ${x.test} | ${name(x)} | ${fmtOps(x.targetRate.median)} | ${fmtOps(x.achievedRate.median)} | ${fmtMs(x.p50Ms.median)} | ${fmtMs(x.p90Ms.median)} | ` +
+        `${range(x.p99Ms, fmtMs)}${x.driverBound > 0 ? ` †${x.driverBound}` : ''} | ${fmtMs(x.p999Ms.median)} | ${fmtMs(x.maxMs.median)} | ${x.errors} | ` +
+        `${fmtShare(x.forwardedPerOp.median)} (${x.forwarded.toLocaleString('en-US')}) | ${x.cpuPer100k.median.toFixed(2)} | ${fmtMs(x.lagP99Ms.median)} |`,
+    );
+  }
+  out.push('');
+  const ratios = routingRatios(raw);
+  if (ratios.length > 0) {
+    out.push('Cluster client ÷ plain client (per repetition, median over repetitions; below 1 = the cluster client is faster or cheaper):');
+    out.push('');
+    out.push('| test | p50 | p90 | p99 | p99.9 | max | achieved ops/s | CPU per op |');
+    out.push('|---|---|---|---|---|---|---|---|');
+    for (const q of ratios) {
+      out.push(
+        `| ${q.test} | ${fmtRatio(q.p50)} | ${fmtRatio(q.p90)} | ${range(q.p99, (x) => `${x.toFixed(2)}×`)} | ${fmtRatio(q.p999)} | ${fmtRatio(q.max)} | ${fmtRatio(q.achievedRate)} | ${fmtRatio(q.cpuPer100k)} |`,
+      );
+    }
+    out.push('');
+  }
+  if (rows.some((x) => x.driverBound > 0)) {
+    out.push('†n: in n repetitions the driver itself fell behind (see the fixed-rate table); those tails measure the driver as much as the cluster.');
+    out.push('');
+  }
+  return out;
+}
+
 /**
  * The report. `summary` keeps the header, targets, throughput, cost and charts, and links to the
  * full report (for benchmarks/README.md).
@@ -111,7 +198,7 @@ export function renderMarkdown(raw: RawResults, charts: Array<{ title: string; f
 
   // --- Targets
   const targets = targetResults(raw);
-  if (targets.length > 0) {
+  if (targets.some((t) => t.met !== undefined)) {
     out.push('### Targets');
     out.push('');
     out.push('| target | measured | |');
@@ -122,30 +209,32 @@ export function renderMarkdown(raw: RawResults, charts: Array<{ title: string; f
 
   // --- Throughput
   const rb = plan.redisBenchmark;
-  out.push(`### Throughput: redis-benchmark -c ${rb.clients}`);
-  out.push('');
-  out.push(
-    `SET writes random keys over ${rb.setKeyspace.toLocaleString('en-US')} (-r); GET reads random keys of a set written by MSET just before ` +
-      `(${plan.fill.maxKeys.toLocaleString('en-US')} keys, fewer for large values: at most ${plan.fill.maxBytes / 2 ** 20} MiB), so every GET hits in every system. ` +
-      `Each test runs about ${rb.seconds} s after a ${rb.warmupSeconds} s warm-up. CPU is the system's processes' user + system time from /proc during the test. ` +
-      `Errors are the error replies the system sent during the measured tests (INFO stats), summed over the repetitions: redis-benchmark counts them as answers.`,
-  );
-  out.push('');
-  const fillErrors = raw.fills.filter((f) => (f.errors ?? 0) > 0);
-  if (fillErrors.length > 0) {
+  if (rbRows(raw).length > 0) {
+    out.push(`### Throughput: redis-benchmark -c ${rb.clients}`);
+    out.push('');
     out.push(
-      `The fills (not measured) saw failed MSETs, which were retried: ${fillErrors.map((f) => `${label(f.system)} ${f.errors} (repetition ${f.rep}, "${f.errorSamples[0] ?? ''}")`).join('; ')}.`,
+      `SET writes random keys over ${rb.setKeyspace.toLocaleString('en-US')} (-r); GET reads random keys of a set written by MSET just before ` +
+        `(${plan.fill.maxKeys.toLocaleString('en-US')} keys, fewer for large values: at most ${plan.fill.maxBytes / 2 ** 20} MiB), so every GET hits in every system. ` +
+        `Each test runs about ${rb.seconds} s after a ${rb.warmupSeconds} s warm-up. CPU is the system's processes' user + system time from /proc during the test. ` +
+        `Errors are the error replies the system sent during the measured tests (INFO stats), summed over the repetitions: redis-benchmark counts them as answers.`,
     );
     out.push('');
+    const fillErrors = raw.fills.filter((f) => (f.errors ?? 0) > 0);
+    if (fillErrors.length > 0) {
+      out.push(
+        `The fills (not measured) saw failed MSETs, which were retried: ${fillErrors.map((f) => `${label(f.system)} ${f.errors} (repetition ${f.rep}, "${f.errorSamples[0] ?? ''}")`).join('; ')}.`,
+      );
+      out.push('');
+    }
+    out.push('| workload | test | system | ops/s | vs redis | p50 ms | p99 ms | p99 vs redis | CPU s / 100k ops | errors |');
+    out.push('|---|---|---|---|---|---|---|---|---|---|');
+    for (const r of rbRows(raw)) {
+      out.push(
+        `| ${r.workload} | ${r.test} | ${label(r.system)} | ${range(r.rps, fmtOps)} | ${fmtRatio(r.ratio)} | ${fmtMs(r.p50Ms.median)} | ${fmtMs(r.p99Ms.median)} | ${fmtRatio(r.p99Ratio, 1)} | ${r.cpuPer100k.median.toFixed(2)} | ${r.errorReplies} |`,
+      );
+    }
+    out.push('');
   }
-  out.push('| workload | test | system | ops/s | vs redis | p50 ms | p99 ms | p99 vs redis | CPU s / 100k ops | errors |');
-  out.push('|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of rbRows(raw)) {
-    out.push(
-      `| ${r.workload} | ${r.test} | ${label(r.system)} | ${range(r.rps, fmtOps)} | ${fmtRatio(r.ratio)} | ${fmtMs(r.p50Ms.median)} | ${fmtMs(r.p99Ms.median)} | ${fmtRatio(r.p99Ratio, 1)} | ${r.cpuPer100k.median.toFixed(2)} | ${r.errorReplies} |`,
-    );
-  }
-  out.push('');
 
   // --- Driver
   const d = plan.driver;
@@ -252,9 +341,17 @@ export function renderMarkdown(raw: RawResults, charts: Array<{ title: string; f
     out.push('');
   }
 
+  // --- Routing (cluster-aware clients)
+  if (!summary) out.push(...routingSection(raw));
+
   if (summary) {
+    const line = routingSummary(raw);
+    if (line) {
+      out.push(line);
+      out.push('');
+    }
     out.push(
-      `The fixed-rate latencies (open loop), the read-modify-write and MGET/MSET workloads, the failure timeline per second and the CPU profiles are in the [full report](${summary.fullReport}).`,
+      `The fixed-rate latencies (open loop), the read-modify-write and MGET/MSET workloads, the failure timeline per second, the cluster-aware client runs and the CPU profiles are in the [full report](${summary.fullReport}).`,
     );
     out.push('');
   }

@@ -6,7 +6,7 @@
 import type { BenchPlan } from './config.js';
 import type { LatencySummary, SecondSample } from './driver.js';
 import type { ProfileSummary } from './cpuprofile.js';
-import type { SystemId, SystemSpec } from './systems.js';
+import { ROUTING_SYSTEM, type SystemId, type SystemSpec } from './systems.js';
 
 export interface RbSample {
   readonly rep: number;
@@ -84,6 +84,35 @@ export interface FailureSample {
   readonly perSecond: SecondSample[];
 }
 
+/** One run of the routing group: a test at a fixed rate through one kind of client. */
+export interface RoutingSample {
+  readonly rep: number;
+  /** plain: ioredis connections all to node 1; cluster: ioredis Cluster clients (each key to its coordinator). */
+  readonly client: 'plain' | 'cluster';
+  readonly test: 'SET' | 'GET';
+  /** 1 or 2: whether this client ran first or second for this test in its repetition (the order alternates). */
+  readonly order: number;
+  readonly connections: number;
+  readonly seconds: number;
+  readonly targetRate: number;
+  readonly achievedRate: number;
+  readonly sent: number;
+  readonly ok: number;
+  readonly errors: number;
+  readonly skipped: number;
+  readonly errorSamples: string[];
+  readonly latency: LatencySummary;
+  readonly lag: LatencySummary;
+  readonly driverCpuSeconds: number;
+  /** CPU seconds of all the cluster's processes during the run (warm-up included). */
+  readonly systemCpuSeconds: number;
+  /** Successful operations including the warm-up. */
+  readonly totalOk: number;
+  /** forwarded_writes of INFO ring added during the run (warm-up included), per node and summed. */
+  readonly forwardedByNode: number[];
+  readonly forwarded: number;
+}
+
 export interface CostSample {
   readonly rep: number;
   readonly system: SystemId;
@@ -97,6 +126,12 @@ export interface RawResults {
   readonly format: 'dynis-bench/1';
   readonly date: string;
   readonly quick: boolean;
+  /**
+   * A partial run (--only or --systems naming a subset): the groups and systems it ran, e.g.
+   * "routing"; it goes into the file names, so that it never overwrites a complete run's files.
+   * Absent for a complete run.
+   */
+  readonly scope?: string;
   readonly machine: Record<string, string | number>;
   readonly plan: BenchPlan;
   readonly systems: readonly SystemSpec[];
@@ -106,6 +141,8 @@ export interface RawResults {
   readonly fills: FillSample[];
   readonly failures: FailureSample[];
   readonly costs: CostSample[];
+  /** The routing group (cluster-aware clients); absent in files of runs before it existed. */
+  readonly routing: RoutingSample[];
   readonly profiles: ProfileSummary[];
   /**
    * CPU use of the machine while each system was measured: everything (/proc/stat), this run's
@@ -168,6 +205,10 @@ function ratios<T extends { rep: number; system: SystemId }>(
  */
 export function driverBound(s: DriverSample): boolean {
   if (s.load === 'max') return false;
+  return openLoopDriverBound(s);
+}
+
+function openLoopDriverBound(s: Pick<DriverSample, 'skipped' | 'achievedRate' | 'targetRate' | 'lag' | 'latency'>): boolean {
   return s.skipped > 0 || s.achievedRate < 0.97 * s.targetRate || s.lag.p99Ms >= 0.5 * s.latency.p99Ms;
 }
 
@@ -270,6 +311,99 @@ export function driverRows(raw: RawResults): DriverRow[] {
   return rows;
 }
 
+export interface RoutingRow {
+  readonly client: 'plain' | 'cluster';
+  readonly test: 'SET' | 'GET';
+  readonly connections: number;
+  readonly targetRate: Stat;
+  readonly achievedRate: Stat;
+  readonly p50Ms: Stat;
+  readonly p90Ms: Stat;
+  readonly p99Ms: Stat;
+  readonly p999Ms: Stat;
+  readonly maxMs: Stat;
+  readonly errors: number;
+  /** Repetitions in which the driver fell behind (as for the fixed-rate driver runs). */
+  readonly driverBound: number;
+  readonly lagP99Ms: Stat;
+  readonly cpuPer100k: Stat;
+  /** Forwarded writes per successful operation (warm-up included in both). */
+  readonly forwardedPerOp: Stat;
+  /** Forwarded writes, summed over nodes and repetitions. */
+  readonly forwarded: number;
+}
+
+/** Per test: cluster client ÷ plain client, per repetition, median over repetitions. */
+export interface RoutingRatio {
+  readonly test: 'SET' | 'GET';
+  readonly p50: Stat;
+  readonly p90: Stat;
+  readonly p99: Stat;
+  readonly p999: Stat;
+  readonly max: Stat;
+  readonly achievedRate: Stat;
+  readonly cpuPer100k: Stat;
+}
+
+function routingSamples(raw: RawResults): RoutingSample[] {
+  return raw.routing ?? []; // older result files have no routing group
+}
+
+export function routingRows(raw: RawResults): RoutingRow[] {
+  const all = routingSamples(raw);
+  const rows: RoutingRow[] = [];
+  for (const test of ['SET', 'GET'] as const) {
+    for (const client of ['plain', 'cluster'] as const) {
+      const ss = all.filter((s) => s.test === test && s.client === client);
+      if (ss.length === 0) continue;
+      rows.push({
+        client,
+        test,
+        connections: ss[0]?.connections ?? 0,
+        targetRate: stat(ss.map((s) => s.targetRate)),
+        achievedRate: stat(ss.map((s) => s.achievedRate)),
+        p50Ms: stat(ss.map((s) => s.latency.p50Ms)),
+        p90Ms: stat(ss.map((s) => s.latency.p90Ms)),
+        p99Ms: stat(ss.map((s) => s.latency.p99Ms)),
+        p999Ms: stat(ss.map((s) => s.latency.p999Ms)),
+        maxMs: stat(ss.map((s) => s.latency.maxMs)),
+        errors: ss.reduce((n, s) => n + s.errors, 0),
+        driverBound: ss.filter(openLoopDriverBound).length,
+        lagP99Ms: stat(ss.map((s) => s.lag.p99Ms)),
+        cpuPer100k: stat(ss.map((s) => (s.totalOk > 0 ? (s.systemCpuSeconds / s.totalOk) * 100_000 : NaN))),
+        forwardedPerOp: stat(ss.map((s) => (s.totalOk > 0 ? s.forwarded / s.totalOk : NaN))),
+        forwarded: ss.reduce((n, s) => n + s.forwarded, 0),
+      });
+    }
+  }
+  return rows;
+}
+
+export function routingRatios(raw: RawResults): RoutingRatio[] {
+  const all = routingSamples(raw);
+  const out: RoutingRatio[] = [];
+  for (const test of ['SET', 'GET'] as const) {
+    const pairs: Array<[RoutingSample, RoutingSample]> = [];
+    for (const c of all.filter((s) => s.test === test && s.client === 'cluster')) {
+      const p = all.find((s) => s.test === test && s.client === 'plain' && s.rep === c.rep);
+      if (p) pairs.push([p, c]);
+    }
+    if (pairs.length === 0) continue;
+    const r = (f: (s: RoutingSample) => number): Stat => stat(pairs.filter(([p]) => f(p) > 0).map(([p, c]) => f(c) / f(p)));
+    out.push({
+      test,
+      p50: r((s) => s.latency.p50Ms),
+      p90: r((s) => s.latency.p90Ms),
+      p99: r((s) => s.latency.p99Ms),
+      p999: r((s) => s.latency.p999Ms),
+      max: r((s) => s.latency.maxMs),
+      achievedRate: r((s) => s.achievedRate),
+      cpuPer100k: r((s) => (s.totalOk > 0 ? s.systemCpuSeconds / s.totalOk : NaN)),
+    });
+  }
+  return out;
+}
+
 export interface CostRow {
   readonly system: SystemId;
   readonly peakRssTotalMiB: Stat;
@@ -306,5 +440,5 @@ export function failureSeconds(raw: RawResults): FailureSecond[] {
 }
 
 export function systemLabel(raw: RawResults, id: SystemId): string {
-  return raw.systems.find((s) => s.id === id)?.label ?? id;
+  return raw.systems.find((s) => s.id === id)?.label ?? (id === ROUTING_SYSTEM.id ? ROUTING_SYSTEM.label : id);
 }

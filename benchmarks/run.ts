@@ -1,15 +1,18 @@
 /**
  * Benchmark runner: redis-server (no persistence, and AOF everysec), a dynis single node and a
  * local 3-node dynis cluster, each started fresh in this run on this machine, measured with the
- * same workloads, reported side by side with ratios to redis-server.
+ * same workloads, reported side by side with ratios to redis-server. Then (full runs) the routing
+ * group: a fresh 5-node dynis cluster under SET and GET at a fixed rate, through plain ioredis
+ * connections to one node and through ioredis Cluster clients, to show the forwarding hop saved.
  *
  *   npm run bench                  full run (3 repetitions; median, min and max); under 15 min on 2 cores
  *   npm run bench -- --quick       one short repetition of the main workloads: a smoke check (about a minute)
  *
  * Options: --profile (take the CPU profiles even when every target is met, or in a quick run),
  * --no-profile, --keep-profiles DIR (keep the raw .cpuprofile files), --systems a,b (a subset:
- * redis, redis-aof, dynis-1, dynis-3), --repeats N, --only rb,driver,failure (some workload groups),
- * --no-readme (do not update benchmarks/README.md).
+ * redis, redis-aof, dynis-1, dynis-3, and dynis-5 for the routing group), --repeats N,
+ * --only rb,driver,failure,routing (some workload groups; routing is not in a quick run unless
+ * named here), --no-readme (do not update benchmarks/README.md).
  *
  * Writes benchmarks/results/<date>-<host>[-quick].json (raw), .md (tables) and -*.svg (charts);
  * a full run also puts the tables and charts into benchmarks/README.md. See benchmarks/README.md.
@@ -28,24 +31,30 @@ import { installCleanupHandlers, machineBusySeconds, ourCpuSeconds, removeDir, s
 import { writeResults } from './output.js';
 import { targetResults } from './report.js';
 import type { RawResults } from './results.js';
-import { ROOT, RunningSystem, SYSTEMS, type SystemId, type SystemSpec } from './systems.js';
+import { ROOT, ROUTING_SYSTEM, RunningSystem, SYSTEMS, type SystemId, type SystemSpec } from './systems.js';
 
-type Group = 'rb' | 'driver' | 'failure';
-const GROUPS: readonly Group[] = ['rb', 'driver', 'failure'];
+type Group = 'rb' | 'driver' | 'failure' | 'routing';
+const GROUPS: readonly Group[] = ['rb', 'driver', 'failure', 'routing'];
+/** Groups of a quick run when --only does not name any. */
+const QUICK_GROUPS: readonly Group[] = ['rb', 'driver', 'failure'];
 
 interface Options {
   quick: boolean;
-  /** Workload groups to run (all by default). */
+  /** Workload groups to run (all by default; a quick run leaves routing out). */
   only: Set<Group>;
   repeats: number | undefined;
   profile: 'auto' | 'yes' | 'no';
   keepProfiles: string | undefined;
+  /** The systems of the rb, driver and failure groups. */
   systems: SystemSpec[];
+  /** The routing group's own cluster is selected (by default, or by naming dynis-5 in --systems). */
+  routingSystem: boolean;
   readme: boolean;
 }
 
 function parseOptions(argv: string[]): Options {
-  const o: Options = { quick: false, only: new Set(GROUPS), repeats: undefined, profile: 'auto', keepProfiles: undefined, systems: [...SYSTEMS], readme: true };
+  const o: Options = { quick: false, only: new Set(GROUPS), repeats: undefined, profile: 'auto', keepProfiles: undefined, systems: [...SYSTEMS], routingSystem: true, readme: true };
+  let only: Set<Group> | undefined;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--quick') o.quick = true;
@@ -55,7 +64,7 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--only') {
       const groups = (argv[++i] ?? '').split(',');
       if (!groups.every((g) => (GROUPS as readonly string[]).includes(g))) throw new Error(`--only: groups are ${GROUPS.join(', ')}`);
-      o.only = new Set(groups as Group[]);
+      only = new Set(groups as Group[]);
     } else if (a === '--repeats') {
       o.repeats = Number(argv[++i]);
       if (!Number.isInteger(o.repeats) || o.repeats < 1) throw new Error('--repeats needs a positive integer');
@@ -64,12 +73,18 @@ function parseOptions(argv: string[]): Options {
     else if (a === '--systems') {
       const ids = (argv[++i] ?? '').split(',');
       o.systems = SYSTEMS.filter((s) => ids.includes(s.id));
-      if (o.systems.length !== ids.length) throw new Error(`--systems: known systems are ${SYSTEMS.map((s) => s.id).join(', ')}`);
+      o.routingSystem = ids.includes(ROUTING_SYSTEM.id);
+      if (o.systems.length + (o.routingSystem ? 1 : 0) !== ids.length) {
+        throw new Error(`--systems: known systems are ${[...SYSTEMS, ROUTING_SYSTEM].map((s) => s.id).join(', ')}`);
+      }
     } else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: npm run bench [-- --quick] [--profile|--no-profile] [--keep-profiles DIR] [--systems ${SYSTEMS.map((s) => s.id).join(',')}] [--repeats N] [--only rb,driver,failure] [--no-readme]\n`);
+      process.stdout.write(
+        `usage: npm run bench [-- --quick] [--profile|--no-profile] [--keep-profiles DIR] [--systems ${[...SYSTEMS, ROUTING_SYSTEM].map((s) => s.id).join(',')}] [--repeats N] [--only ${GROUPS.join(',')}] [--no-readme]\n`,
+      );
       process.exit(0);
     } else throw new Error(`unknown option ${a}`);
   }
+  o.only = only ?? new Set(o.quick ? QUICK_GROUPS : GROUPS);
   return o;
 }
 
@@ -141,6 +156,10 @@ class Runner {
     keep(this.raw.fills);
     keep(this.raw.costs);
     if (system === 'dynis-3') keep(this.raw.failures);
+    if (system === ROUTING_SYSTEM.id) {
+      const rest = this.raw.routing.filter((x) => x.rep !== rep);
+      this.raw.routing.splice(0, this.raw.routing.length, ...rest);
+    }
   }
 
   /** Poll the system's command counter for the progress display (redis-benchmark phases). */
@@ -396,6 +415,82 @@ class Runner {
     }
   }
 
+  /**
+   * The routing group: a fresh 5-node cluster (N=3, R=2, W=2), SET then GET at one fixed rate
+   * (open loop) through plain connections all to node 1 and through ioredis Cluster clients,
+   * the two clients alternating which goes first from one repetition to the next. forwarded_writes
+   * of INFO ring on every node, before and after each run, counts the writes that took the hop.
+   */
+  async routing(rep: number): Promise<void> {
+    const spec = ROUTING_SYSTEM;
+    const r = this.plan.routing;
+    this.progress.setSystem(`${spec.label} (cluster-aware clients)`);
+    this.progress.setPhase('starting');
+    const sys = await RunningSystem.start(spec, this.plan);
+    let driver: DriverClient | undefined;
+    try {
+      driver = await DriverClient.start();
+      await this.fill(sys, driver, rep, 'rk:', 0, r.keys, r.valueBytes);
+      const clients = rep % 2 === 1 ? (['plain', 'cluster'] as const) : (['cluster', 'plain'] as const);
+      const client = (c: 'plain' | 'cluster'): Pick<PhaseSpec, 'ports' | 'connections' | 'cluster'> => ({
+        ports: c === 'plain' ? [sys.ports[0] as number] : sys.ports,
+        connections: c === 'plain' ? r.plainConnections : r.clusterClients,
+        ...(c === 'cluster' ? { cluster: { slotsRefreshTimeoutMs: r.slotsRefreshTimeoutMs, slotsRefreshIntervalMs: r.slotsRefreshIntervalMs } } : {}),
+      });
+      const base = { ...this.driverBase(sys), kind: 'mix', keyPrefix: 'rk:', keys: r.keys, valueBytes: r.valueBytes, mode: 'open' } as const;
+      // Unrecorded: connections, and the nodes' JIT on the SET, forwarding and read paths.
+      for (const c of clients) {
+        this.progress.setPhase(`priming: GET/SET 50/50 ${r.setRate.toLocaleString('en-US')}/s, ${c} client`, r.primeSeconds);
+        await driver.run({ ...base, ...client(c), readFraction: 0.5, rate: r.setRate, seconds: r.primeSeconds, warmupSeconds: 0 });
+      }
+      for (const test of ['SET', 'GET'] as const) {
+        for (const [i, c] of clients.entries()) {
+          const rate = test === 'SET' ? r.setRate : r.getRate;
+          const phase: PhaseSpec = { ...base, ...client(c), readFraction: test === 'GET' ? 1 : 0, rate, seconds: r.seconds, warmupSeconds: r.warmupSeconds };
+          const connections = phase.connections;
+          const who = c === 'plain' ? `plain ioredis to node 1 (${connections} connections)` : `ioredis Cluster (${connections} clients)`;
+          this.progress.setPhase(`${test} ${rate.toLocaleString('en-US')}/s, ${who}`, r.seconds + r.warmupSeconds);
+          const fwd0 = await sys.forwardedWrites();
+          const cpu0 = sys.cpuSeconds();
+          const res = await driver.run(phase, { onProgress: (ok) => this.progress.count(ok) });
+          const cpu = sys.cpuSeconds() - cpu0;
+          const fwd1 = await sys.forwardedWrites();
+          const byNode = fwd1.map((x, k) => x - (fwd0[k] ?? NaN));
+          this.raw.routing.push({
+            rep,
+            client: c,
+            test,
+            order: i + 1,
+            connections,
+            seconds: res.seconds,
+            targetRate: res.targetRate,
+            achievedRate: res.achievedRate,
+            sent: res.sent,
+            ok: res.ok,
+            errors: res.errors,
+            skipped: res.skipped,
+            errorSamples: res.errorSamples,
+            latency: res.latency,
+            lag: res.lag,
+            driverCpuSeconds: res.driverCpuSeconds,
+            systemCpuSeconds: cpu,
+            totalOk: res.totalOk,
+            forwardedByNode: byNode,
+            forwarded: byNode.reduce((a, b) => a + b, 0),
+          });
+        }
+      }
+    } catch (err) {
+      const e = err instanceof Error ? err : new Error(String(err));
+      e.message = `${spec.label}, repetition ${rep}, during "${this.progress.currentPhase}": ${e.message}\n${sys.diagnostics()}`;
+      throw e;
+    } finally {
+      this.progress.setPhase('stopping');
+      await driver?.close();
+      await sys.stop();
+    }
+  }
+
   /** CPU profiles of dynis under redis-benchmark P1 100B (node --cpu-prof), summarized. */
   async profiles(): Promise<void> {
     const w = this.plan.redisBenchmark.workloads[0] as RbWorkload;
@@ -470,10 +565,20 @@ async function main(): Promise<void> {
   const redisVersion = version('redis-server', ['--version']);
   version('redis-benchmark', ['--version']);
   const started = Date.now();
+  // A run of fewer groups or systems than the default is partial: its files carry what it ran in
+  // their names (never overwriting a complete run's), and it leaves the README alone.
+  const defaultGroups = options.quick ? QUICK_GROUPS : GROUPS;
+  const allGroups = defaultGroups.every((g) => options.only.has(g)) && options.only.size === defaultGroups.length;
+  const allSystems = options.systems.length === SYSTEMS.length && options.routingSystem;
+  const scope = [
+    ...(allGroups ? [] : [...options.only]),
+    ...(allSystems ? [] : [...options.systems.map((s) => s.id), ...(options.routingSystem ? [ROUTING_SYSTEM.id] : [])]),
+  ].join('-');
   const raw: RawResults = {
     format: 'dynis-bench/1',
     date: new Date().toISOString(),
     quick: options.quick,
+    ...(scope ? { scope } : {}),
     machine: {
       host: hostname(),
       cpus: cpus().length,
@@ -493,6 +598,7 @@ async function main(): Promise<void> {
     fills: [],
     failures: [],
     costs: [],
+    routing: [],
     profiles: [],
     phases: [],
     machineLoad: [],
@@ -500,16 +606,26 @@ async function main(): Promise<void> {
   };
   const runner = new Runner(plan, options, raw);
   const quiet = !runner.progress.enabled;
-  if (quiet) process.stdout.write(`bench: ${options.quick ? 'quick' : 'full'} run, ${plan.repeats} repetition(s), systems ${options.systems.map((s) => s.id).join(', ')}\n`);
+  // A system runs when one of the selected groups applies to it; the routing group has its own cluster.
+  const only = options.only;
+  const runs: SystemSpec[] = [
+    ...options.systems.filter((s) => only.has('rb') || only.has('driver') || (only.has('failure') && s.nodes > 1)),
+    ...(only.has('routing') && options.routingSystem ? [ROUTING_SYSTEM] : []),
+  ];
+  if (runs.length === 0) throw new Error('nothing to run: the selected groups (--only) do not apply to the selected systems (--systems)');
+  if (quiet) {
+    process.stdout.write(`bench: ${options.quick ? 'quick' : 'full'} run, ${plan.repeats} repetition(s), groups ${[...only].join(', ')}, systems ${runs.map((s) => s.id).join(', ')}\n`);
+  }
   for (let rep = 1; rep <= plan.repeats; rep++) {
     runner.progress.setRep(`rep ${rep}/${plan.repeats}`);
-    for (const spec of options.systems) {
+    for (const spec of runs) {
       let t0 = Date.now();
       let busy0 = machineBusySeconds();
       let ours0 = ourCpuSeconds();
       for (let attempt = 1; ; attempt++) {
         try {
-          await runner.system(spec, rep);
+          if (spec === ROUTING_SYSTEM) await runner.routing(rep);
+          else await runner.system(spec, rep);
           break;
         } catch (err) {
           // One retry of a system's repetition (e.g. a process stopped from outside this run);
@@ -543,7 +659,7 @@ async function main(): Promise<void> {
   runner.progress.stop();
   raw.durationSeconds = (Date.now() - started) / 1000;
 
-  const out = writeResults(raw, { readme: !options.quick && options.readme });
+  const out = writeResults(raw, { readme: !options.quick && !scope && options.readme });
   process.stdout.write(`${out.markdown}\n`);
   process.stdout.write(`bench: ${options.quick ? 'quick' : 'full'} run took ${fmtDuration(raw.durationSeconds)}; results in ${out.files.join(', ')}\n`);
 }

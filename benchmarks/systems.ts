@@ -2,7 +2,8 @@
  * The systems under test, each started fresh (new ports, new data directories) for every
  * repetition: redis-server without persistence (the baseline of every ratio), redis-server with
  * appendonly everysec (the durable anchor), a dynis single node (N=R=W=1) and a local 3-node
- * dynis cluster (N=3, R=2, W=2; three OS processes).
+ * dynis cluster (N=3, R=2, W=2; three OS processes). The routing group (cluster-aware clients)
+ * starts its own 5-node cluster with the same N, R and W.
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -14,7 +15,7 @@ import { alive, cpuSeconds, freePort, peakRssMiB, removeDir, sleep, spawnTracked
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const DYNIS = path.join(ROOT, 'bin/dynis.js');
 
-export type SystemId = 'redis' | 'redis-aof' | 'dynis-1' | 'dynis-3';
+export type SystemId = 'redis' | 'redis-aof' | 'dynis-1' | 'dynis-3' | 'dynis-5';
 
 export interface SystemSpec {
   readonly id: SystemId;
@@ -31,6 +32,19 @@ export const SYSTEMS: readonly SystemSpec[] = [
   { id: 'dynis-1', label: 'dynis 1 node', kind: 'dynis', nodes: 1, description: 'dynis start --fsync everysec (N=R=W=1)' },
   { id: 'dynis-3', label: 'dynis 3 nodes', kind: 'dynis', nodes: 3, description: 'three dynis node processes, N=3 R=2 W=2, --fsync everysec' },
 ];
+
+/**
+ * The cluster of the routing group only (cluster-aware clients): with more members than
+ * replicas, a node replicates 3/5 of the partitions, so a plain client connected to one node
+ * has about 40% of its writes forwarded one hop.
+ */
+export const ROUTING_SYSTEM: SystemSpec = {
+  id: 'dynis-5',
+  label: 'dynis 5 nodes',
+  kind: 'dynis',
+  nodes: 5,
+  description: 'five dynis node processes, N=3 R=2 W=2, --fsync everysec (cluster-aware clients only)',
+};
 
 interface Member {
   readonly port: number;
@@ -172,6 +186,12 @@ export class RunningSystem {
     } finally {
       r.disconnect();
     }
+  }
+
+  /** forwarded_writes of INFO ring on every member, in member order (NaN where a member does not answer). */
+  async forwardedWrites(): Promise<number[]> {
+    const infos = await Promise.all(this.ports.map((p) => this.info(p, 'ring')));
+    return infos.map((s) => Number(/forwarded_writes:(\d+)/.exec(s)?.[1] ?? NaN));
   }
 
   /** Commands processed by all members (INFO stats), for the live ops/s display. */
