@@ -23,7 +23,8 @@ commands:
             the same --seeds list of host:peerport[@zone] naming all of them; a node added
             later lists any members as --seeds, then joins with "dynis join"
   cluster   run a local cluster: --nodes (default 3) member processes on ports
-            port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>
+            port..port+nodes-1 (default 6379), data in --dir (default ./data)/node-<port>;
+            --admin-port A gives them admin ports A..A+nodes-1
   members   list the members as the node at --host/--port sees them (these admin commands
             take --password, and --tls-ca/--tls-cert/--tls-key for a TLS port)
   status    that node's view (ring, transition, transfers, hints, staged changes), then
@@ -137,7 +138,7 @@ async function startNode(argv: string[], base: Partial<NodeConfig> = {}): Promis
  * A member that dies is reported and not restarted, so failures can be tried by hand.
  */
 async function startCluster(argv: string[]): Promise<void> {
-  const { rest } = parseFlags(argv, ['nodes', 'port', 'dir', 'peer-port', 'seeds']);
+  const { rest } = parseFlags(argv, ['nodes', 'port', 'dir', 'peer-port', 'seeds', 'admin-port']);
   const nodes = Number(rest.nodes ?? 3);
   const port = Number(rest.port ?? 6379);
   const dir = rest.dir ?? './data';
@@ -145,7 +146,7 @@ async function startCluster(argv: string[]): Promise<void> {
   if (!Number.isInteger(port) || port < 1 || port + nodes - 1 + 10000 > 65535) throw new ConfigError('--port out of range');
   const passThrough = argv.filter((_, i) => {
     // Drop the cluster's own options (and their values); pass the rest to every member.
-    const own = ['--nodes', '--port', '--dir', '--peer-port', '--seeds'];
+    const own = ['--nodes', '--port', '--dir', '--peer-port', '--seeds', '--admin-port'];
     const a = argv[i] as string;
     const prev = argv[i - 1];
     if (own.some((o) => a === o || a.startsWith(`${o}=`))) return false;
@@ -162,7 +163,21 @@ async function startCluster(argv: string[]): Promise<void> {
   for (const p of ports) {
     const child = spawn(
       process.execPath,
-      [script, 'node', '--port', String(p), '--peer-port', String(p + 10000), '--dir', path.join(dir, `node-${p}`), '--seeds', seeds, ...passThrough],
+      [
+        script,
+        'node',
+        '--port',
+        String(p),
+        '--peer-port',
+        String(p + 10000),
+        '--dir',
+        path.join(dir, `node-${p}`),
+        '--seeds',
+        seeds,
+        // --admin-port A gives member i the admin port A + i, like the client ports.
+        ...(rest['admin-port'] !== undefined ? ['--admin-port', String(Number(rest['admin-port']) + (p - port))] : []),
+        ...passThrough,
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     children.set(p, child);

@@ -70,6 +70,8 @@ export interface NodeConfig {
   slowlogLogSlowerThan: number;
   /** SLOWLOG: entries kept. */
   slowlogMaxLen: number;
+  /** Admin HTTP port (/metrics, /status.json, status page) on the bind address; 0 = off. */
+  adminPort: number;
 }
 
 export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
@@ -109,6 +111,7 @@ export const defaultConfig: Readonly<NodeConfig> = Object.freeze({
   tlsPeers: false,
   slowlogLogSlowerThan: 10_000,
   slowlogMaxLen: 128,
+  adminPort: 0,
 });
 
 export class ConfigError extends Error {
@@ -200,6 +203,11 @@ export const settings: Record<string, { key: keyof NodeConfig; parse: Parser; he
   'slowlog-log-slower-than': { key: 'slowlogLogSlowerThan', parse: int(-1, 3_600_000_000), help: 'SLOWLOG: log commands at least this many µs long (-1: never; default 10000)' },
   'slowlog-max-len': { key: 'slowlogMaxLen', parse: int(0, limits.slowlogMaxLenMax), help: 'SLOWLOG: entries kept (default 128)' },
   'tls-peers': { key: 'tlsPeers', parse: yesno, help: 'TLS between peers too, certificates checked both ways (default no)' },
+  'admin-port': {
+    key: 'adminPort',
+    parse: int(0, 65535),
+    help: 'admin HTTP port on --bind: /metrics (Prometheus), /status.json, status page at /; e.g. port + 20000; Basic auth with --requirepass; 0 = off (default)',
+  },
 };
 
 /** Parse a redis.conf-style file into setting overrides. */
@@ -303,6 +311,13 @@ export function validateConfig(config: NodeConfig): NodeConfig {
   if (config.clusterSecret === '') config.clusterSecret = null;
   if (config.peerPort === 0 && config.port !== 0) config.peerPort = config.port + 10000;
   if (config.peerPort > 65535) throw new ConfigError(`peer-port: port + 10000 = ${config.peerPort} is above 65535; set --peer-port`);
+  // The peer port is only opened in a cluster (with --seeds).
+  let takenBy: string | undefined;
+  if (config.adminPort !== 0 && config.adminPort === config.port) takenBy = 'client';
+  else if (config.adminPort !== 0 && config.seeds.length > 0 && config.adminPort === config.peerPort) takenBy = 'peer';
+  if (takenBy !== undefined) {
+    throw new ConfigError(`admin-port: ${config.adminPort} is already the ${takenBy} port; pick another (e.g. port + 20000 = ${config.port + 20000})`);
+  }
   if (config.tombstoneGrace <= config.hintWindow) {
     throw new ConfigError(
       `tombstone-grace: ${config.tombstoneGrace} ms must exceed hint-window (${config.hintWindow} ms), or an old hint could bring a deleted value back`,

@@ -163,6 +163,27 @@ export const limits = {
   singleNodeTombstoneGraceMs: 10_000,
   /** Default tombstone grace period (ms); must exceed the hint window; setting tombstone-grace. */
   tombstoneGraceMs: 4 * 60 * 60 * 1000,
+
+  // --- Admin HTTP port (src/admin) ------------------------------------------------------
+  /** Interval at which the commands processed are sampled for ops/s (ms). */
+  adminOpsSampleIntervalMs: 1000,
+  /** ops/s samples kept (a ring buffer): one minute at one a second. */
+  adminOpsSamples: 60,
+  /** The status page fetches /status.json this often (ms). */
+  adminPageRefreshMs: 1000,
+  /** Connections the admin port holds at once; more are closed on accept. */
+  adminConnectionsMax: 64,
+  /** Time a client has to send a request's headers, and the whole request (ms): slowloris. */
+  adminHeadersTimeoutMs: 5000,
+  adminRequestTimeoutMs: 10_000,
+  /** An idle keep-alive connection is closed after this (ms). */
+  adminKeepAliveTimeoutMs: 5000,
+  /** /metrics command latency buckets: le = 2^i µs for i in min..max (16 µs … 16.8 s), then +Inf. */
+  metricsLatencyMinPow2: 4,
+  metricsLatencyMaxPow2: 24,
+  /** Request headers accepted per request, and their bytes. */
+  adminHeadersMax: 64,
+  adminHeaderBytesMax: 16 * 1024,
 } as const;
 
 export type Limits = typeof limits;

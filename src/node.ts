@@ -3,6 +3,7 @@
  * stops them in reverse. No logic of its own.
  */
 import { randomBytes } from 'node:crypto';
+import { AdminServer } from './admin/admin-server.js';
 import { segmentsFor } from './anti-entropy/hash-tree.js';
 import { AntiEntropy } from './anti-entropy/scheduler.js';
 import { PartitionTrees } from './anti-entropy/trees.js';
@@ -45,6 +46,7 @@ export class DynisNode {
   private store!: ReplicaStore;
   private sweeper!: ExpirySweeper;
   private server!: RespServer;
+  private admin: AdminServer | undefined;
   private peerServer: RespServer | undefined;
   private bus: PeerBus | undefined;
   private hints!: HintStore;
@@ -67,6 +69,11 @@ export class DynisNode {
 
   get listeningPort(): number {
     return this.port;
+  }
+
+  /** The admin HTTP port actually bound (0 when --admin-port is off). */
+  get adminPort(): number {
+    return this.admin?.listeningPort ?? 0;
   }
 
   async start(): Promise<void> {
@@ -275,6 +282,19 @@ export class DynisNode {
       this.peerPort = await this.peerServer.listen(config.peerPort, config.bind);
     }
     this.port = await this.server.listen(config.port, config.bind);
+    if (config.adminPort !== 0) {
+      // Same address, password and TLS as the client port (admin/admin-server.ts).
+      this.admin = new AdminServer({
+        server: context,
+        ring: current,
+        selfZone: self.zone,
+        selfHost: self.host,
+        password: config.requirepass,
+        tls: tls === undefined ? undefined : clientPortTls(tls, config.tlsAuthClients),
+        log: logOf('admin'),
+      });
+      await this.admin.listen(config.adminPort, config.bind);
+    }
     this.bus?.start();
     this.membership?.start();
     this.replayer?.start();
@@ -291,6 +311,7 @@ export class DynisNode {
             `, N=${config.n} R=${config.r} W=${config.w}`
           : '') +
         `, data in ${config.dir}, fsync ${config.fsync}` +
+        (this.admin !== undefined ? `, admin ${this.admin.scheme} on ${config.bind}:${this.admin.listeningPort}${config.requirepass !== null ? ' (Basic auth)' : ''}` : '') +
         (tls !== undefined ? `, TLS on the client port${config.tlsPeers ? ' and between peers' : ''}` : ''),
     );
   }
@@ -308,6 +329,7 @@ export class DynisNode {
       this.membership?.stop();
       this.replayer?.stop();
       this.antiEntropy?.stop();
+      await this.admin?.close();
       await this.server?.close();
       await this.peerServer?.close();
       this.bus?.stop();

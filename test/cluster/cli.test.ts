@@ -1,6 +1,6 @@
 /**
  * The CLI as a user runs it: `dynis cluster --nodes 3` (what `npm start` runs) starts three
- * member processes that serve any key through any node; the admin commands (`dynis members`,
+ * member processes (each with its own admin port) that serve any key through any node; the admin commands (`dynis members`,
  * `dynis join --yes`, `dynis status`) add a fourth node; Ctrl-C (SIGINT) stops them all.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -27,12 +27,12 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
-/** A base port with base..base+3 and their peer ports (+10000) all free. */
+/** A base port with base..base+3, their peer ports (+10000) and admin ports (+20000) all free. */
 async function freeRun(): Promise<number> {
   for (let attempt = 0; attempt < 200; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    const base = 20_000 + Math.floor(Math.random() * 20_000);
     let ok = true;
-    for (let i = 0; i < 4 && ok; i++) ok = (await portFree(base + i)) && (await portFree(base + i + 10_000));
+    for (let i = 0; i < 4 && ok; i++) ok = (await portFree(base + i)) && (await portFree(base + i + 10_000)) && (await portFree(base + i + 20_000));
     if (ok) return base;
   }
   throw new Error('no free run of ports');
@@ -47,7 +47,7 @@ function admin(...args: string[]): string {
 describe('dynis cluster and the admin commands', () => {
   it('starts three members, serves keys through any of them, adds a fourth with dynis join, and stops on SIGINT', async () => {
     const base = await freeRun();
-    const cluster = spawn(process.execPath, [CLI, 'cluster', '--nodes', '3', '--port', String(base), '--dir', dir, '--fsync', 'no'], {
+    const cluster = spawn(process.execPath, [CLI, 'cluster', '--nodes', '3', '--port', String(base), '--dir', dir, '--fsync', 'no', '--admin-port', String(base + 20_000)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     children.push(cluster);
@@ -64,6 +64,9 @@ describe('dynis cluster and the admin commands', () => {
           await new Promise((r) => setTimeout(r, 50));
         }
       }
+      // Each member got its own admin port: base + 20000 + i.
+      const status = (await (await fetch(`http://127.0.0.1:${base + 20_001}/status.json`)).json()) as { members: unknown[] };
+      expect(status.members).toHaveLength(3);
       expect(await clients[0]!.set('cli:key', 'v')).toBe('OK');
       expect(await clients[2]!.get('cli:key')).toBe('v');
       expect(admin('members', '--port', String(base)).trim().split('\n')).toHaveLength(3);

@@ -58,10 +58,14 @@ export async function startCluster(options: {
   password?: string;
   /** TLS options for the test's clients (members started with --tls-cert/--tls-key). */
   tlsClient?: ConnectionOptions;
+  /** Extra arguments for member i only (after `args`), e.g. its own --admin-port; also for members add()ed later. */
+  memberArgs?: (i: number) => string[];
+  /** Ports the caller has taken for itself (e.g. for memberArgs): members get other ones. */
+  avoidPorts?: readonly number[];
 }): Promise<TestCluster> {
   if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) throw new Error('dist/ is missing: run npm run build first');
   const members: ClusterMember[] = [];
-  const used = new Set<number>();
+  const used = new Set<number>(options.avoidPorts ?? []);
   const port = async (): Promise<number> => {
     for (;;) {
       const p = await freePort();
@@ -108,6 +112,7 @@ export async function startCluster(options: {
       ...bind,
       ...auth,
       ...(options.args ?? []),
+      ...(options.memberArgs?.(i) ?? []),
     ];
     const [program, ...rest] = [...(placement?.prefix(i) ?? []), ...command] as [string, ...string[]];
     const child = spawn(program, rest, { stdio: ['ignore', 'pipe', 'pipe'] });

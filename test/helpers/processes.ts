@@ -26,6 +26,13 @@ export async function freePort(): Promise<number> {
   });
 }
 
+/** `n` distinct ports that are free now (a caller that binds them later must not reuse them elsewhere). */
+export async function freePorts(n: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < n) ports.add(await freePort());
+  return [...ports];
+}
+
 export async function waitForPort(port: number, timeoutMs = 15_000, host = '127.0.0.1'): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
