@@ -148,6 +148,8 @@ export const limits = {
   /** Segments per partition, at least and at most (a power of two between). */
   aeSegmentsMin: 16,
   aeSegmentsMax: 1024,
+  /** Distinct keys written during one tree build that it tracks; beyond, the build is abandoned and retried later. */
+  aeBuildTouchedMax: 100_000,
   /** Keys read per page while building a tree. */
   aeBuildPageSize: 1024,
   /** Differing segments synced per exchange (the rest wait for the next round). */

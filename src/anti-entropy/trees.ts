@@ -57,6 +57,7 @@ export class PartitionTrees {
     readonly segments: number,
     private readonly clock: () => number = Date.now,
     private readonly pageSize: number = limits.aeBuildPageSize,
+    private readonly touchedMax: number = limits.aeBuildTouchedMax,
   ) {
     store.onChange = (partition, key, before, after) => this.onChange(partition, key, before, after);
     store.onClear = () => this.reset();
@@ -75,6 +76,12 @@ export class PartitionTrees {
     const seen = touched.get(id);
     if (seen !== undefined) {
       seen.latest = after;
+      return;
+    }
+    if (touched.size >= this.touchedMax) {
+      // Too many writes raced this build: abandon it (the partition gets no tree until the next
+      // build, which the scheduler starts when it next reaches the partition).
+      this.trees.delete(partition);
       return;
     }
     const scannedBefore = tree.cursor !== undefined && Buffer.compare(dataKey(partition, key), tree.cursor) <= 0;

@@ -176,6 +176,10 @@ export class Membership {
   merge(incoming: readonly MemberRecord[]): boolean {
     const mine = this.selfRecord;
     let next = mergeRecords(this.records, incoming);
+    // Each message is bounded on decode; the union of many must be bounded too.
+    if (next.length > limits.membersMax) {
+      throw new DynisError('ERR', `member records would exceed ${limits.membersMax} members; refused`);
+    }
     // Only this node sets its owner fields. A copy from before a restart may carry a higher
     // heartbeat: keep ours and move the heartbeat past it, so ours win everywhere from now on.
     const merged = next.find((r) => r.id === this.self.id) as MemberRecord;

@@ -130,6 +130,27 @@ describe('partition trees', () => {
     );
   });
 
+  it('abandons a build that too many writes race, and the next build is exact', async () => {
+    const engine = new MemoryEngine();
+    await engine.open();
+    const range = engine.range.bind(engine);
+    engine.range = async (o) => {
+      await new Promise((r) => setImmediate(r));
+      return range(o);
+    };
+    const store = new ReplicaStore(engine, { fsync: 'no' });
+    const trees = new PartitionTrees(engine, store, SEGMENTS, Date.now, 2, 3);
+    const p = partitionOf(Buffer.from('key0'));
+    const keys = Array.from({ length: 400 }, (_, i) => `key${i}`).filter((k) => partitionOf(Buffer.from(k)) === p);
+    for (const k of keys.slice(0, 6)) await write(store, k, [sib('a', 1, 'v')]);
+    const building = trees.build(p);
+    await Promise.all(keys.slice(6, 12).map((k) => write(store, k, [sib('a', 2, 'w')])));
+    expect(await building).toBe(false);
+    expect(trees.ready(p)).toBeUndefined();
+    expect(await trees.build(p)).toBe(true);
+    expect(trees.ready(p)!.diff(await expectedTree(store, p))).toEqual([]);
+  });
+
   it('rebuild after FLUSHALL starts from nothing', async () => {
     const { store, trees } = await replica();
     await write(store, 'a', [sib('x', 1, 'v')]);

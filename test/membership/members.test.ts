@@ -12,6 +12,10 @@ import {
   type MemberStatus,
 } from '../../src/membership/members.js';
 import { DecodeError } from '../../src/util/bytes.js';
+import { limits } from '../../src/limits.js';
+import { Membership } from '../../src/membership/membership.js';
+import { MemoryEngine } from '../../src/storage/memory-engine.js';
+import { ReplicaStore } from '../../src/storage/replica-store.js';
 
 const statusArb = fc.constantFrom<MemberStatus>('new', 'joining', 'up', 'leaving', 'left');
 const recordArb = (id: string): fc.Arbitrary<MemberRecord> =>
@@ -95,5 +99,27 @@ describe('member records', () => {
     const badStatus = Buffer.from(good);
     badStatus[badStatus.indexOf(Buffer.from('z')) + 1] = 9; // the status byte after the zone
     expect(() => decodeRecords(badStatus)).toThrow(/unknown member status/);
+  });
+});
+
+describe('membership', () => {
+  it('refuses gossip that would take it past the member limit, keeping what it had', async () => {
+    const engine = new MemoryEngine();
+    await engine.open();
+    const store = new ReplicaStore(engine, { fsync: 'no' });
+    const bus = { add: () => undefined, remove: () => undefined, has: () => true, isUp: () => false, gossip: () => Promise.reject(new Error('no')) };
+    const self = { id: 'self:1', host: 'self', peerPort: 1, port: 2, zone: 'z', incarnation: 'i' };
+    const m = new Membership(self, [{ id: 'self:1', host: 'self', peerPort: 1, zone: 'z' }], engine, store, bus, {
+      partitions: 8,
+      n: 1,
+      scheme: 'redis-slot',
+      gossipIntervalMs: 1000,
+    });
+    await m.open();
+    const batch = (from: number): MemberRecord[] => Array.from({ length: limits.membersMax / 2 }, (_, i) => rec(`m${from + i}:1`, 'new'));
+    m.receive(encodeRecords(batch(0)));
+    expect(m.list()).toHaveLength(limits.membersMax / 2 + 1);
+    expect(() => m.receive(encodeRecords(batch(limits.membersMax / 2)))).toThrow(/would exceed 1024 members/);
+    expect(m.list()).toHaveLength(limits.membersMax / 2 + 1);
   });
 });
